@@ -1,0 +1,1 @@
+//! Settings and the SDK's environment variables (issue 3). Work in progress.

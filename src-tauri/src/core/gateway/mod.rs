@@ -1,0 +1,1 @@
+//! The local Behest-compatible gateway (issue 2). Work in progress.

@@ -1,0 +1,1 @@
+//! Conversations in SQLite (issue 5). Work in progress.

@@ -1,0 +1,19 @@
+//! All behaviour of Behest Desktop. Nothing below this module names `tauri`.
+//!
+//! The client side (`auth`, `session`, `chat`) and the server side (`gateway`) both stand on
+//! `protocol` and `keys`, and never on each other.
+
+pub mod auth;
+pub mod chat;
+pub mod config;
+pub mod error;
+pub mod gateway;
+pub mod history;
+pub mod keys;
+pub mod protocol;
+pub mod redact;
+pub mod secrets;
+pub mod session;
+pub mod token;
+
+pub use error::{Error, HttpFailure, Result};

@@ -1,0 +1,1 @@
+//! The secret store over the OS keyring (issue 3). Work in progress.
