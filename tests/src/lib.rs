@@ -21,7 +21,11 @@ pub fn app_binary() -> PathBuf {
     }
     let exe = std::env::current_exe().unwrap_or_default();
     // target/<profile>/deps/<test-binary> → target/<profile>/behest-desktop
-    let profile_dir = exe.parent().and_then(|d| d.parent()).map(PathBuf::from).unwrap_or_default();
+    let profile_dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let bin = profile_dir.join(format!("behest-desktop{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.is_file(),

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod chat;
+pub mod check;
 pub mod gateway;
 pub mod history;
 pub mod mint;
@@ -35,21 +36,27 @@ pub enum Command {
     Chat(chat::ChatArgs),
     /// List, search, export and import conversation history.
     History(history::HistoryArgs),
+    /// Check a Behest project's configuration end to end: config, token, JWKS, chat, limits, CORS.
+    Check(check::CheckArgs),
 }
 
 /// Parses the command line and runs what it names.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    crate::core::logging::init();
     match cli.command {
         None => crate::ipc::run_app(),
         Some(Command::Gateway(args)) => gateway::run(args),
         Some(Command::Mint(args)) => mint::run(args),
         Some(Command::Chat(args)) => chat::run(args),
         Some(Command::History(args)) => history::run(args),
+        Some(Command::Check(args)) => check::run(args),
     }
 }
 
 /// A multi-threaded tokio runtime for a headless command.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
 }

@@ -114,6 +114,15 @@ pub enum Error {
     /// The history database or another local file failed.
     #[error("storage error: {0}")]
     Storage(String),
+    /// Data the user supplied (an import file, a conversation id, a query) is malformed or
+    /// names nothing that exists; `what` says which input.
+    #[error("invalid {what}: {reason}")]
+    InvalidInput {
+        /// Which input, e.g. `import file` or `conversation id`.
+        what: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A local file could not be read or written.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
@@ -173,10 +182,16 @@ mod tests {
     fn messages_are_lowercase_without_trailing_punctuation() {
         let e = Error::RateLimited(failure(429));
         let text = e.to_string();
-        assert_eq!(text, "rate limited: http 429: slow down (rate_limited) [trace tr-1]");
+        assert_eq!(
+            text,
+            "rate limited: http 429: slow down (rate_limited) [trace tr-1]"
+        );
         assert_eq!(e.retry_after(), Some(Duration::from_secs(2)));
         assert_eq!(e.trace_id(), Some("tr-1"));
-        let s = Error::settings("BEHEST_KEY", "expected behest_sk_live_ followed by 32 hex digits");
+        let s = Error::settings(
+            "BEHEST_KEY",
+            "expected behest_sk_live_ followed by 32 hex digits",
+        );
         assert!(s.to_string().starts_with("invalid setting BEHEST_KEY"));
         assert!(s.http().is_none());
     }

@@ -62,7 +62,11 @@ impl RsaKey {
                 )))
             }
         }
-        .map_err(|e| Error::Crypto(format!("the signing key is not a usable rsa private key ({e})")))?;
+        .map_err(|e| {
+            Error::Crypto(format!(
+                "the signing key is not a usable rsa private key ({e})"
+            ))
+        })?;
         let bits = pair.public_modulus_len() * 8;
         if bits < MIN_RSA_BITS {
             return Err(Error::Crypto(format!(
@@ -79,7 +83,10 @@ impl RsaKey {
 
     /// The key as a PKCS#8 PEM, for handing to a client or the keyring.
     pub fn private_pem(&self) -> Secret {
-        Secret::new(pem::encode(&pem::Pem::new("PRIVATE KEY", self.pkcs8.clone())))
+        Secret::new(pem::encode(&pem::Pem::new(
+            "PRIVATE KEY",
+            self.pkcs8.clone(),
+        )))
     }
 
     /// Modulus size in bits.
@@ -89,12 +96,20 @@ impl RsaKey {
 
     /// Big-endian modulus without leading zeros.
     pub fn modulus(&self) -> Vec<u8> {
-        self.pair.public_key().modulus().big_endian_without_leading_zero().to_vec()
+        self.pair
+            .public_key()
+            .modulus()
+            .big_endian_without_leading_zero()
+            .to_vec()
     }
 
     /// Big-endian public exponent without leading zeros.
     pub fn exponent(&self) -> Vec<u8> {
-        self.pair.public_key().exponent().big_endian_without_leading_zero().to_vec()
+        self.pair
+            .public_key()
+            .exponent()
+            .big_endian_without_leading_zero()
+            .to_vec()
     }
 
     /// A short, stable, public identifier of the key: `sha256:` and 16 hex digits of the
@@ -135,7 +150,8 @@ impl RsaKey {
 }
 
 fn b64_json<T: Serialize>(value: &T) -> Result<String> {
-    let json = serde_json::to_vec(value).map_err(|e| Error::Crypto(format!("cannot encode token: {e}")))?;
+    let json = serde_json::to_vec(value)
+        .map_err(|e| Error::Crypto(format!("cannot encode token: {e}")))?;
     Ok(B64.encode(json))
 }
 
@@ -190,7 +206,14 @@ mod tests {
             kid: &'static str,
             typ: &'static str,
         }
-        let token = key.sign_jwt(&H { alg: "RS256", kid: "k1", typ: "JWT" }, &serde_json::json!({"uid": "a", "exp": 4_000_000_000u64}))?;
+        let token = key.sign_jwt(
+            &H {
+                alg: "RS256",
+                kid: "k1",
+                typ: "JWT",
+            },
+            &serde_json::json!({"uid": "a", "exp": 4_000_000_000u64}),
+        )?;
         let jwk = key.jwk("k1");
         let decoding = jsonwebtoken::DecodingKey::from_rsa_components(&jwk.n, &jwk.e)
             .map_err(|e| Error::Crypto(e.to_string()))?;

@@ -4,12 +4,17 @@
 //! `protocol` and `keys`, and never on each other.
 
 pub mod auth;
+pub mod backend;
 pub mod chat;
+pub mod check;
 pub mod config;
 pub mod error;
 pub mod gateway;
 pub mod history;
+pub mod http;
 pub mod keys;
+pub mod logging;
+pub mod markdown;
 pub mod protocol;
 pub mod redact;
 pub mod secrets;

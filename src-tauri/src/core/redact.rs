@@ -139,8 +139,14 @@ mod tests {
     fn scrubs_every_secret_shape() {
         let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJ1aWQiOiJhIn0.c2lnbmF0dXJl";
         let cases = [
-            (format!("token {jwt} refused"), "token [redacted] refused".to_string()),
-            ("Authorization: Bearer abc.def".into(), "Authorization: Bearer [redacted]".into()),
+            (
+                format!("token {jwt} refused"),
+                "token [redacted] refused".to_string(),
+            ),
+            (
+                "Authorization: Bearer abc.def".into(),
+                "Authorization: Bearer [redacted]".into(),
+            ),
             (
                 "key behest_sk_live_0123456789abcdef0123456789abcdef!".into(),
                 "key [redacted]!".into(),
@@ -149,9 +155,15 @@ mod tests {
                 "x -----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY----- y".into(),
                 "x [redacted] y".into(),
             ),
-            ("plain text, nothing secret: eyJ only".into(), "plain text, nothing secret: eyJ only".into()),
+            (
+                "plain text, nothing secret: eyJ only".into(),
+                "plain text, nothing secret: eyJ only".into(),
+            ),
             ("ünïcödé stays".into(), "ünïcödé stays".into()),
-            ("bearer\u{e9}x béarer ö".into(), "bearer\u{e9}x béarer ö".into()),
+            (
+                "bearer\u{e9}x béarer ö".into(),
+                "bearer\u{e9}x béarer ö".into(),
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(scrub(&input), want, "input {input:?}");

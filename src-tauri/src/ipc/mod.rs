@@ -1,20 +1,131 @@
-//! The only Tauri-aware code: app state, commands, the serialized error, Channel event types.
+//! The only Tauri-aware code: app state, commands, the serialized error, Channel event types,
+//! the navigation guard and the Linux startup self-check.
+//!
+//! [`app_builder`] is generic over the runtime so tests build the same app on
+//! `tauri::test::mock_builder()`; [`run_app`] adds what needs a real desktop (single instance)
+//! and opens the window.
 
-use tauri::Runtime;
+pub mod args;
+pub mod commands;
+pub mod error;
+pub mod events;
+pub mod navigation;
+pub mod settings_store;
+pub mod state;
+#[cfg(target_os = "linux")]
+pub mod webkit;
 
-/// Registers plugins, state and every command on a builder (generic so tests use the mock runtime).
-pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+use std::sync::Arc;
+
+use tauri::{Manager, Runtime};
+
+pub use error::{CommandError, ErrorKind};
+pub use state::AppState;
+
+use crate::core::backend::{Backend, BackendOptions, DemoOptions};
+use crate::core::config::{self, Env, Settings};
+use crate::core::history::HistoryPaths;
+use crate::core::secrets::{KeyringStore, SecretStore, DEFAULT_SERVICE};
+
+/// Registers plugins, state and every command on a builder (generic so tests use the mock
+/// runtime).
+pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     builder
+        .plugin(tauri_plugin_store::Builder::default().build())
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_opener::init())
+        .plugin(navigation::guard())
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::app::app_status,
+            commands::app::mint,
+            commands::app::copy_token,
+            commands::chat::chat,
+            commands::chat::cancel_chat,
+            commands::chat::render_markdown,
+            commands::app::get_settings,
+            commands::app::update_settings,
+            commands::app::set_secret,
+            commands::app::sign_out,
+            commands::app::open_external,
+            commands::history::list_conversations,
+            commands::history::search_conversations,
+            commands::history::get_conversation,
+            commands::history::create_conversation,
+            commands::history::rename_conversation,
+            commands::history::update_conversation,
+            commands::history::delete_conversation,
+            commands::history::export_conversation,
+        ])
+}
+
+/// The app's generated context (config, embedded UI, ACL from `capabilities/` and `build.rs`),
+/// for any runtime: tests build the real app on the mock runtime with it.
+pub fn context<R: Runtime>() -> tauri::Context<R> {
+    tauri::generate_context!()
+}
+
+/// The app's state from the environment: settings file, history dir, OS keyring, demo knobs.
+/// The connection is made in the background (see [`Backend::open`]).
+async fn open_state() -> crate::core::Result<AppState> {
+    let settings_path = config::settings_path()?;
+    let settings = Settings::load(&settings_path).unwrap_or_else(|error| {
+        tracing::warn!(%error, "the settings file is unreadable; starting from defaults");
+        Settings::default()
+    });
+    let secrets: Arc<dyn SecretStore> = Arc::new(KeyringStore::new(DEFAULT_SERVICE));
+    let options = BackendOptions {
+        env: Env::from_process(),
+        history: HistoryPaths::from_env()?,
+        secrets,
+        demo: DemoOptions::from_process_env(),
+        http: crate::core::http::shared_client()?,
+    };
+    let backend = Arc::new(Backend::open(options, settings).await?);
+    let connecting = Arc::clone(&backend);
+    tauri::async_runtime::spawn(async move { connecting.connect().await });
+    Ok(AppState::new(backend, settings_path))
 }
 
 /// Opens the window and runs the event loop until the app quits.
 pub fn run_app() -> std::process::ExitCode {
-    let result = app_builder(tauri::Builder::default()).run(tauri::generate_context!());
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    crate::core::logging::init();
+    #[cfg(target_os = "linux")]
+    webkit::self_check();
+    let state = match tauri::async_runtime::block_on(open_state()) {
+        Ok(state) => state,
+        Err(error) => {
+            tracing::error!(%error, "the app cannot start");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let builder = tauri::Builder::default();
+    #[cfg(desktop)]
+    let builder = builder.plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+        if let Some(window) = app.get_webview_window("main") {
+            // Best effort: a second launch only brings the window forward.
+            let _ = window.unminimize();
+            let _ = window.set_focus();
+        }
+    }));
+    // The updater reads `plugins.updater` (endpoint, public key) from the config; it is added
+    // here, not in `app_builder`, so the mock-runtime tests need no updater config.
+    #[cfg(any(target_os = "linux", target_os = "macos", windows))]
+    let builder = builder.plugin(tauri_plugin_updater::Builder::new().build());
+    let app = match app_builder(builder, state).build(context()) {
+        Ok(app) => app,
         Err(error) => {
             tracing::error!(%error, "the app failed to start");
-            std::process::ExitCode::FAILURE
+            return std::process::ExitCode::FAILURE;
         }
-    }
+    };
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event {
+            // Closing the app ends every stream now (their partial answers are saved).
+            if let Some(state) = handle.try_state::<AppState>() {
+                state.backend.cancel_all_chats();
+            }
+        }
+    });
+    std::process::ExitCode::SUCCESS
 }

@@ -152,7 +152,10 @@ mod tests {
         let req: ChatRequest = serde_json::from_str(json).unwrap_or_default();
         assert_eq!(req.extra.get("top_p"), Some(&serde_json::json!(0.5)));
         let back = serde_json::to_value(&req).unwrap_or_default();
-        assert_eq!(back, serde_json::from_str::<serde_json::Value>(json).unwrap_or_default());
+        assert_eq!(
+            back,
+            serde_json::from_str::<serde_json::Value>(json).unwrap_or_default()
+        );
     }
 
     #[test]
@@ -162,9 +165,10 @@ mod tests {
         )
         .unwrap_or_default();
         assert_eq!(usage.usage.map(|u| u.total_tokens), Some(7));
-        let delta: ChatChunk =
-            serde_json::from_str(r#"{"choices":[{"delta":{"content":"lo"},"finish_reason":"stop"}]}"#)
-                .unwrap_or_default();
+        let delta: ChatChunk = serde_json::from_str(
+            r#"{"choices":[{"delta":{"content":"lo"},"finish_reason":"stop"}]}"#,
+        )
+        .unwrap_or_default();
         assert_eq!(delta.choices[0].delta.content.as_deref(), Some("lo"));
         assert_eq!(delta.choices[0].finish_reason.as_deref(), Some("stop"));
     }

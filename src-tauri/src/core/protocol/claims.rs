@@ -13,7 +13,8 @@ pub const DEFAULT_TTL_SECS: u64 = 3600;
 /// Default end-user id when none is configured.
 pub const DEFAULT_USER_ID: &str = "default";
 /// Issuers the gateway accepts unless pinned: every documented variant.
-pub const ACCEPTED_ISSUERS: [&str; 3] = ["https://api.behest.app", "https://api.behest.ai", "behest"];
+pub const ACCEPTED_ISSUERS: [&str; 3] =
+    ["https://api.behest.app", "https://api.behest.ai", "behest"];
 
 /// A tier: an integer id (SDK, tiers guide) or a name (api-reference). Both are accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -84,7 +84,12 @@ pub fn trace_id(headers: &HeaderMap) -> Option<String> {
 /// unparsable values give `None`; an integer too large for `u64` saturates. Not capped here: the
 /// retry policy decides what is too long.
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     if let Some(ms) = get("retry-after-ms").and_then(parse_seconds) {
         return Some(ms / 1000);
     }
@@ -99,7 +104,9 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 /// Seconds as all digits (saturating) or a finite non-negative decimal.
 fn parse_seconds(value: &str) -> Option<Duration> {
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        return Some(Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX)));
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
     }
     // Only plain decimals ("1.5"); "inf", "nan", "1e3" and signs are refused.
     if !value.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
@@ -127,7 +134,11 @@ fn read_body(body: &[u8]) -> (Option<String>, Option<String>, Option<serde_json:
             (str_of(value.get("code")), Some(text.clone()), None)
         }
         // v1.x bodies put message and code at the top level.
-        _ => (str_of(value.get("code")), str_of(value.get("message")), None),
+        _ => (
+            str_of(value.get("code")),
+            str_of(value.get("message")),
+            None,
+        ),
     }
 }
 
@@ -199,22 +210,32 @@ mod tests {
         let future = httpdate::fmt_http_date(now + Duration::from_secs(30));
         let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
         let secs = |s: u64| Some(Duration::from_secs(s));
-        let table: Vec<(Vec<(&'static str, &str)>, Option<Duration>)> = vec![
+        type Row<'a> = (Vec<(&'static str, &'a str)>, Option<Duration>);
+        let table: Vec<Row> = vec![
             (vec![("retry-after", "2")], secs(2)),
             (vec![("retry-after", "0")], secs(0)),
             (vec![("retry-after", " 7 ")], secs(7)),
-            (vec![("retry-after", "1.5")], Some(Duration::from_millis(1500))),
+            (
+                vec![("retry-after", "1.5")],
+                Some(Duration::from_millis(1500)),
+            ),
             (vec![("retry-after", "-10")], None),
             (vec![("retry-after", "inf")], None),
             (vec![("retry-after", "nan")], None),
             (vec![("retry-after", "1e3")], None),
             (vec![("retry-after", "soon")], None),
             (vec![("retry-after", "")], None),
-            (vec![("retry-after", "99999999999999999999999999999999999")], secs(u64::MAX)),
+            (
+                vec![("retry-after", "99999999999999999999999999999999999")],
+                secs(u64::MAX),
+            ),
             (vec![("retry-after", "120")], secs(120)),
             (vec![("retry-after", future.as_str())], secs(30)),
             (vec![("retry-after", past.as_str())], secs(0)),
-            (vec![("retry-after-ms", "250"), ("retry-after", "9")], Some(Duration::from_millis(250))),
+            (
+                vec![("retry-after-ms", "250"), ("retry-after", "9")],
+                Some(Duration::from_millis(250)),
+            ),
             (vec![("retry-after-ms", "x"), ("retry-after", "9")], secs(9)),
             (vec![], None),
         ];
@@ -233,36 +254,86 @@ mod tests {
         let e = classify(402, &h, nested, now);
         assert!(matches!(e, Error::QuotaExceeded(_)));
         let f = e.http().cloned();
-        assert_eq!(f.as_ref().and_then(|f| f.code.clone()).as_deref(), Some("quota_exceeded"));
-        assert_eq!(f.as_ref().map(|f| f.message.as_str()), Some("daily token cap reached"));
-        assert_eq!(f.as_ref().and_then(|f| f.trace_id.clone()).as_deref(), Some("tr-9"));
+        assert_eq!(
+            f.as_ref().and_then(|f| f.code.clone()).as_deref(),
+            Some("quota_exceeded")
+        );
+        assert_eq!(
+            f.as_ref().map(|f| f.message.as_str()),
+            Some("daily token cap reached")
+        );
+        assert_eq!(
+            f.as_ref().and_then(|f| f.trace_id.clone()).as_deref(),
+            Some("tr-9")
+        );
         assert!(f.and_then(|f| f.details).is_some());
 
         let e = classify(401, &h, flat, now);
         assert!(matches!(e, Error::Unauthorized(_)));
-        assert_eq!(e.http().and_then(|f| f.code.as_deref()), Some("INVALID_KEY"));
-        assert_eq!(e.http().map(|f| f.message.as_str()), Some("Invalid API key"));
+        assert_eq!(
+            e.http().and_then(|f| f.code.as_deref()),
+            Some("INVALID_KEY")
+        );
+        assert_eq!(
+            e.http().map(|f| f.message.as_str()),
+            Some("Invalid API key")
+        );
 
-        let cases: [(u16, fn(&Error) -> bool, Option<&str>); 9] = [
-            (400, |e| matches!(e, Error::BadRequest(_)), Some("validation_error")),
-            (422, |e| matches!(e, Error::BadRequest(_)), Some("validation_error")),
-            (401, |e| matches!(e, Error::Unauthorized(_)), Some("invalid_token")),
+        type Case = (u16, fn(&Error) -> bool, Option<&'static str>);
+        let cases: [Case; 9] = [
+            (
+                400,
+                |e| matches!(e, Error::BadRequest(_)),
+                Some("validation_error"),
+            ),
+            (
+                422,
+                |e| matches!(e, Error::BadRequest(_)),
+                Some("validation_error"),
+            ),
+            (
+                401,
+                |e| matches!(e, Error::Unauthorized(_)),
+                Some("invalid_token"),
+            ),
             (403, |e| matches!(e, Error::Forbidden(_)), Some("forbidden")),
             (404, |e| matches!(e, Error::NotFound(_)), None),
-            (429, |e| matches!(e, Error::RateLimited(_)), Some("rate_limited")),
-            (500, |e| matches!(e, Error::Upstream(_)), Some("server_error")),
-            (503, |e| matches!(e, Error::Upstream(_)), Some("server_error")),
+            (
+                429,
+                |e| matches!(e, Error::RateLimited(_)),
+                Some("rate_limited"),
+            ),
+            (
+                500,
+                |e| matches!(e, Error::Upstream(_)),
+                Some("server_error"),
+            ),
+            (
+                503,
+                |e| matches!(e, Error::Upstream(_)),
+                Some("server_error"),
+            ),
             (451, |e| matches!(e, Error::Upstream(_)), None),
         ];
         for (status, is, code) in cases {
             let e = classify(status, &HeaderMap::new(), b"<html>oops</html>", now);
             assert!(is(&e), "status {status} gave {e:?}");
-            assert_eq!(e.http().and_then(|f| f.code.as_deref()), code, "status {status}");
-            assert_eq!(e.http().map(|f| f.message.clone()), Some(format!("HTTP {status}")));
+            assert_eq!(
+                e.http().and_then(|f| f.code.as_deref()),
+                code,
+                "status {status}"
+            );
+            assert_eq!(
+                e.http().map(|f| f.message.clone()),
+                Some(format!("HTTP {status}"))
+            );
         }
         let budget = classify(429, &h, br#"{"code":"budget_exceeded","message":"m"}"#, now);
         assert!(matches!(budget, Error::QuotaExceeded(_)));
-        assert_eq!(classify(429, &h, b"", now).retry_after(), Some(Duration::from_secs(3)));
+        assert_eq!(
+            classify(429, &h, b"", now).retry_after(),
+            Some(Duration::from_secs(3))
+        );
     }
 
     #[test]
@@ -282,10 +353,17 @@ mod tests {
         let v = serde_json::json!({"error":{"code":"server_error","message":"upstream died"}});
         let e = classify_stream_error(&v);
         assert!(matches!(e, Some(Error::StreamError(_))));
-        assert_eq!(e.as_ref().and_then(|e| e.http()).and_then(|f| f.code.as_deref()), Some("server_error"));
+        assert_eq!(
+            e.as_ref()
+                .and_then(|e| e.http())
+                .and_then(|f| f.code.as_deref()),
+            Some("server_error")
+        );
         let flat = serde_json::json!({"error":"boom"});
         assert_eq!(
-            classify_stream_error(&flat).and_then(|e| e.http().map(|f| f.message.clone())).as_deref(),
+            classify_stream_error(&flat)
+                .and_then(|e| e.http().map(|f| f.message.clone()))
+                .as_deref(),
             Some("boom")
         );
         assert!(classify_stream_error(&serde_json::json!({"choices":[]})).is_none());

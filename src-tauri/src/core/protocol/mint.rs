@@ -54,7 +54,10 @@ pub struct MintResponse {
 impl MintResponse {
     /// The token, from `jwt` or else `access_token`.
     pub fn token(&self) -> Option<&str> {
-        self.jwt.as_deref().or(self.access_token.as_deref()).filter(|t| !t.is_empty())
+        self.jwt
+            .as_deref()
+            .or(self.access_token.as_deref())
+            .filter(|t| !t.is_empty())
     }
 
     /// `ttl` when it is a non-negative integer (the SDK's rule), else `expires_in` the same way.
@@ -77,10 +80,20 @@ pub struct TokenBundle {
     #[serde(default, alias = "expires_in", skip_serializing_if = "Option::is_none")]
     pub ttl: Option<u64>,
     /// Session id to send as `X-Session-Id`.
-    #[serde(default, rename = "sessionId", alias = "session_id", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "sessionId",
+        alias = "session_id",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub session_id: Option<String>,
     /// Expiry, epoch seconds.
-    #[serde(default, rename = "expiresAt", alias = "expires_at", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "expiresAt",
+        alias = "expires_at",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub expires_at: Option<i64>,
 }
 
@@ -112,7 +125,10 @@ mod tests {
         assert_eq!(camel, snake);
         assert_eq!(camel.session_id.as_deref(), Some("s"));
         let out = serde_json::to_string(&camel).unwrap_or_default();
-        assert_eq!(out, r#"{"token":"T","ttl":60,"sessionId":"s","expiresAt":5}"#);
+        assert_eq!(
+            out,
+            r#"{"token":"T","ttl":60,"sessionId":"s","expiresAt":5}"#
+        );
     }
 
     #[test]

@@ -60,9 +60,13 @@ mod tests {
 
     #[test]
     fn api_key_shape() {
-        assert!(is_api_key("behest_sk_live_0123456789abcdef0123456789abcdef"));
+        assert!(is_api_key(
+            "behest_sk_live_0123456789abcdef0123456789abcdef"
+        ));
         assert!(!is_api_key("behest_sk_live_0123"));
         assert!(!is_api_key("bh_live_0123456789abcdef0123456789abcdef"));
-        assert!(!is_api_key("behest_sk_live_0123456789abcdef0123456789abcdeg"));
+        assert!(!is_api_key(
+            "behest_sk_live_0123456789abcdef0123456789abcdeg"
+        ));
     }
 }

@@ -1,7 +1,12 @@
 //! Server-sent events framing for chat streams (§6.2).
 //!
 //! The encoder (used by the gateway) writes `data: <compact JSON>\n\n` with LF only.
-//! The decoder used by the client sits beside it in this file.
+//! The decoder used by the client is [`SseDecoder`] in `decoder.rs`: pure and synchronous
+//! (bytes in, [`SseEvent`]s out), with bounded buffers.
+
+mod decoder;
+
+pub use decoder::{SseDecoder, SseError, SseEvent, MAX_EVENT_BYTES, MAX_LINE_BYTES};
 
 /// The payload that ends a stream.
 pub const DONE: &str = "[DONE]";
@@ -17,13 +22,4 @@ pub fn encode_comment(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frames_use_lf_only() {
-        assert_eq!(encode_data("{}"), "data: {}\n\n");
-        assert_eq!(encode_data(DONE), "data: [DONE]\n\n");
-        assert_eq!(encode_comment("keep-alive"), ": keep-alive\n\n");
-    }
-}
+mod tests;

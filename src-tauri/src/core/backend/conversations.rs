@@ -1,0 +1,305 @@
+//! Chats and their history: [`Backend::chat`] records the exchange as it streams (the user's
+//! message before the request, the answer's text as it arrives, the outcome at the end), and
+//! the conversation methods the sidebar uses.
+//!
+//! Invariants: a chat's text reaches the sink and the history writer from the same event, so
+//! what was shown is what is saved; a failure keeps the partial answer (saved with status
+//! `error`); cancellation is an outcome (`interrupted`), not an error.
+
+use rusqlite::params;
+
+use super::types::{
+    ChatInput, ChatSummary, ConversationDraft, ConversationItem, ConversationView, MessageView,
+};
+use super::Backend;
+use crate::core::chat::{ChatEvent, ChatFailure, ChatSend, ChatStatus, SinkClosed};
+use crate::core::history::{self, ChatParams, ExportFormat, Metrics, Outcome};
+use crate::core::protocol::chat::ChatMessage;
+use crate::core::{Error, Result};
+
+/// Why a chat did not run to an outcome.
+#[derive(Debug)]
+pub enum ChatRejection {
+    /// Another chat already uses this request id.
+    Busy,
+    /// The request was malformed (named by the string).
+    Invalid(String),
+    /// It failed; the text shown so far is in the failure.
+    Failed(ChatFailure),
+}
+
+impl From<Error> for ChatRejection {
+    fn from(error: Error) -> Self {
+        ChatRejection::Failed(ChatFailure::before_text(error))
+    }
+}
+
+/// The largest request the app sends, in bytes of message text.
+pub const MAX_REQUEST_TEXT: usize = 4 << 20;
+
+impl Backend {
+    /// Runs one chat, pushing its events into `sink` and recording it in the history.
+    pub async fn chat<F>(
+        &self,
+        input: ChatInput,
+        mut sink: F,
+    ) -> std::result::Result<ChatSummary, ChatRejection>
+    where
+        F: FnMut(ChatEvent) -> std::result::Result<(), SinkClosed> + Send,
+    {
+        let guard = self
+            .inflight
+            .register(input.request_id.clone())
+            .ok_or(ChatRejection::Busy)?;
+        let request = input.request;
+        let last = request
+            .messages
+            .last()
+            .filter(|m| m.role == "user" && !m.content.trim().is_empty());
+        let Some(last) = last else {
+            return Err(ChatRejection::Invalid(
+                "request.messages must end with a non-empty user message".into(),
+            ));
+        };
+        if request
+            .messages
+            .iter()
+            .any(|m| !matches!(m.role.as_str(), "system" | "user" | "assistant"))
+        {
+            return Err(ChatRejection::Invalid(
+                "request.messages: role must be system, user or assistant".into(),
+            ));
+        }
+        let size: usize = request.messages.iter().map(|m| m.content.len()).sum();
+        if size > MAX_REQUEST_TEXT {
+            return Err(ChatRejection::Invalid(format!(
+                "request.messages: over {MAX_REQUEST_TEXT} bytes of text"
+            )));
+        }
+        let link = self.ready_link().await?;
+        if let (Some(conversation), Some(from)) = (&input.conversation_id, &input.replace_from) {
+            let (conversation, from) = (conversation.clone(), from.clone());
+            self.history
+                .call(move |h| truncate_from(h, &conversation, &from))
+                .await?;
+        }
+        let model = request.model.clone().filter(|m| !m.trim().is_empty());
+        let params = ChatParams {
+            model: model.clone(),
+            system_prompt: None,
+            temperature: request.temperature,
+            max_tokens: request.max_tokens,
+        };
+        let exchange = self
+            .history
+            .begin_exchange(input.conversation_id.clone(), last.content.clone(), params)
+            .await?;
+        let mut send = ChatSend::new(
+            request
+                .messages
+                .iter()
+                .map(|m| ChatMessage::new(&m.role, m.content.clone()))
+                .collect(),
+        );
+        send.request.model = model;
+        send.request.temperature = request.temperature;
+        send.request.max_tokens = request.max_tokens;
+        send.thread_id = exchange.conversation().thread_header().map(str::to_string);
+
+        let mut metrics = Metrics::default();
+        let result = link
+            .chat
+            .send(&send, guard.token(), |event| {
+                match &event {
+                    ChatEvent::Delta { text } => {
+                        if let Err(error) = exchange.append(text) {
+                            tracing::warn!(%error, "history append failed; the text is still shown");
+                        }
+                    }
+                    ChatEvent::Usage(usage) => metrics.usage = Some(*usage),
+                    ChatEvent::Done { ttft, tokens_per_second, trace_id, .. } => {
+                        metrics.ttft_ms = ttft.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                        metrics.tokens_per_second = *tokens_per_second;
+                        metrics.trace_id = trace_id.clone();
+                    }
+                    ChatEvent::Started { trace_id } => metrics.trace_id = trace_id.clone(),
+                    ChatEvent::Interrupted { .. } => {}
+                }
+                sink(event)
+            })
+            .await;
+        let conversation_id = exchange.conversation().id.clone();
+        let user_message_id = exchange.user_message_id().to_string();
+        let assistant_message_id = exchange.message_id().to_string();
+        match result {
+            Ok(outcome) => {
+                metrics.usage = metrics.usage.or(outcome.usage);
+                metrics.trace_id = metrics.trace_id.or(outcome.trace_id.clone());
+                let interrupted = outcome.status != ChatStatus::Completed;
+                let saved = if interrupted {
+                    Outcome::Interrupted(metrics)
+                } else {
+                    Outcome::Complete(metrics)
+                };
+                if let Err(error) = exchange.finish(saved).await {
+                    tracing::warn!(%error, "saving the answer's outcome failed");
+                }
+                Ok(ChatSummary {
+                    conversation_id,
+                    user_message_id,
+                    assistant_message_id,
+                    finish_reason: outcome.finish_reason,
+                    interrupted,
+                })
+            }
+            Err(failure) => {
+                if let Err(error) = exchange
+                    .finish(Outcome::failed(&failure.error, metrics))
+                    .await
+                {
+                    tracing::warn!(%error, "saving the failed answer failed");
+                }
+                Err(ChatRejection::Failed(failure))
+            }
+        }
+    }
+
+    /// Every conversation, newest first.
+    pub async fn list_conversations(&self) -> Result<Vec<ConversationItem>> {
+        let list = self.history.call(|h| h.list_conversations()).await?;
+        Ok(list
+            .into_iter()
+            .map(|c| ConversationItem {
+                id: c.id,
+                title: c.title,
+                model: c.model,
+                updated_at: c.updated_at,
+                snippet: None,
+            })
+            .collect())
+    }
+
+    /// Conversations with a message matching `query` (full text), best first, one per
+    /// conversation with the best snippet.
+    pub async fn search_conversations(&self, query: String) -> Result<Vec<ConversationItem>> {
+        if query.trim().is_empty() {
+            return self.list_conversations().await;
+        }
+        let hits = self
+            .history
+            .call(move |h| h.search(&query, history::search::DEFAULT_LIMIT))
+            .await?;
+        let mut items: Vec<ConversationItem> = Vec::new();
+        for hit in hits {
+            if items.iter().any(|i| i.id == hit.conversation_id) {
+                continue;
+            }
+            items.push(ConversationItem {
+                snippet: Some(hit.snippet_marked("", "")),
+                id: hit.conversation_id,
+                title: hit.conversation_title,
+                model: None,
+                updated_at: hit.created_at,
+            });
+        }
+        Ok(items)
+    }
+
+    /// One conversation with its messages.
+    pub async fn get_conversation(&self, id: String) -> Result<ConversationView> {
+        let full = self.history.call(move |h| h.get_conversation(&id)).await?;
+        let mut view = ConversationView::from(full.conversation);
+        view.messages = full
+            .messages
+            .into_iter()
+            .filter(|m| m.role != history::Role::System)
+            .map(MessageView::from)
+            .collect();
+        Ok(view)
+    }
+
+    /// Creates an empty conversation.
+    pub async fn create_conversation(&self, draft: ConversationDraft) -> Result<ConversationView> {
+        let title = draft
+            .title
+            .clone()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty());
+        let title = title.unwrap_or_else(|| "New chat".into());
+        if title.chars().count() > 200 {
+            return Err(Error::settings("title", "expected at most 200 characters"));
+        }
+        let params = draft.params();
+        let created = self
+            .history
+            .call(move |h| h.create_conversation(&title, params))
+            .await?;
+        Ok(ConversationView::from(created))
+    }
+
+    /// Renames a conversation.
+    pub async fn rename_conversation(&self, id: String, title: String) -> Result<ConversationView> {
+        let title = title.trim().to_string();
+        if title.is_empty() || title.chars().count() > 200 {
+            return Err(Error::settings("title", "expected 1 to 200 characters"));
+        }
+        Ok(self
+            .history
+            .call(move |h| h.rename_conversation(&id, &title))
+            .await?
+            .into())
+    }
+
+    /// Sets a conversation's model, system prompt, temperature and max tokens.
+    pub async fn update_conversation(
+        &self,
+        id: String,
+        draft: ConversationDraft,
+    ) -> Result<ConversationView> {
+        if draft.temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
+            return Err(Error::settings("temperature", "expected 0 to 2"));
+        }
+        let params = draft.params();
+        Ok(self
+            .history
+            .call(move |h| h.set_params(&id, &params))
+            .await?
+            .into())
+    }
+
+    /// Deletes a conversation and its messages.
+    pub async fn delete_conversation(&self, id: String) -> Result<()> {
+        self.history.call(move |h| h.delete_conversation(&id)).await
+    }
+
+    /// One conversation as Markdown or JSON.
+    pub async fn export_conversation(&self, id: String, format: ExportFormat) -> Result<String> {
+        self.history
+            .call(move |h| h.export(Some(&id), format))
+            .await
+    }
+}
+
+/// Deletes `message_id` and every later message of `conversation_id` (regenerate, edit and
+/// resend). A message of another conversation is refused.
+///
+/// Stand-in until the history module offers this itself.
+fn truncate_from(
+    history: &history::History,
+    conversation_id: &str,
+    message_id: &str,
+) -> Result<()> {
+    let message = history.message(message_id)?;
+    if message.conversation_id != conversation_id {
+        return Err(Error::settings(
+            "replaceFrom",
+            "names a message of another conversation",
+        ));
+    }
+    let conn = history.lock();
+    conn.execute(
+        "DELETE FROM messages WHERE conversation_id = ?1 AND seq >= (SELECT seq FROM messages WHERE id = ?2)",
+        params![conversation_id, message_id],
+    )?;
+    Ok(())
+}

@@ -1,1 +1,0 @@
-//! The secret store over the OS keyring (issue 3). Work in progress.

@@ -1,1 +1,0 @@
-//! The token cache with refresh ahead of expiry (issue 3). Work in progress.

@@ -1,0 +1,75 @@
+//! `chat` (streams over a Channel), `cancel_chat` and `render_markdown`.
+
+use tauri::ipc::Channel;
+use tauri::State;
+
+use crate::core::backend::conversations::ChatRejection;
+use crate::core::backend::{ChatInput, ChatRequestInput, ChatSummary};
+use crate::core::chat::SinkClosed;
+use crate::ipc::args::Arg;
+use crate::ipc::error::{CommandError, ErrorKind};
+use crate::ipc::events::StreamEvent;
+use crate::ipc::state::AppState;
+
+/// Longest text `render_markdown` accepts, in bytes.
+pub const MAX_MARKDOWN: usize = 8 << 20;
+
+/// Streams one answer into `on_event`; resolves with the outcome, rejects with the error.
+#[tauri::command]
+pub async fn chat(
+    state: State<'_, AppState>,
+    request_id: Arg<String>,
+    conversation_id: Arg<Option<String>>,
+    request: Arg<ChatRequestInput>,
+    replace_from: Arg<Option<String>>,
+    on_event: Channel<StreamEvent>,
+) -> Result<ChatSummary, CommandError> {
+    let input = ChatInput {
+        request_id: request_id.get("requestId")?,
+        conversation_id: conversation_id.get("conversationId")?,
+        request: request.get("request")?,
+        replace_from: replace_from.get("replaceFrom")?,
+    };
+    let sink = move |event| {
+        on_event
+            .send(StreamEvent::from(event))
+            .map_err(|_| SinkClosed)
+    };
+    state
+        .backend
+        .chat(input, sink)
+        .await
+        .map_err(|rejection| match rejection {
+            ChatRejection::Busy => CommandError::new(
+                ErrorKind::Busy,
+                "a chat with this request id is already running",
+            ),
+            ChatRejection::Invalid(detail) => CommandError::invalid_argument("request", detail),
+            ChatRejection::Failed(failure) => CommandError::from(failure),
+        })
+}
+
+/// Stops a running chat; `false` when it was not running (stopping is idempotent).
+#[tauri::command]
+pub fn cancel_chat(
+    state: State<'_, AppState>,
+    request_id: Arg<String>,
+) -> Result<bool, CommandError> {
+    Ok(state.backend.cancel_chat(&request_id.get("requestId")?))
+}
+
+/// Markdown → sanitized HTML.
+#[tauri::command]
+pub async fn render_markdown(
+    state: State<'_, AppState>,
+    text: Arg<String>,
+) -> Result<String, CommandError> {
+    let text = text.get("text")?;
+    if text.len() > MAX_MARKDOWN {
+        return Err(CommandError::invalid_argument(
+            "text",
+            format!("over {MAX_MARKDOWN} bytes"),
+        ));
+    }
+    Ok(state.backend.render_markdown(text).await?)
+}

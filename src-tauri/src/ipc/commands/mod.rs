@@ -1,0 +1,30 @@
+//! Every command the UI may call; each takes state and typed arguments, calls one
+//! [`crate::core::backend::Backend`] method and maps the error. The list [`NAMES`] is what
+//! `build.rs` declares to the ACL and the capability grants.
+
+pub mod app;
+pub mod chat;
+pub mod history;
+
+/// The app's commands, as `build.rs` and `capabilities/default.json` name them.
+pub const NAMES: [&str; 19] = [
+    "app_status",
+    "mint",
+    "copy_token",
+    "chat",
+    "cancel_chat",
+    "render_markdown",
+    "get_settings",
+    "update_settings",
+    "set_secret",
+    "sign_out",
+    "open_external",
+    "list_conversations",
+    "search_conversations",
+    "get_conversation",
+    "create_conversation",
+    "rename_conversation",
+    "update_conversation",
+    "delete_conversation",
+    "export_conversation",
+];

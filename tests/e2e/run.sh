@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# End-to-end test of the real app in the real webview (WebKitGTK), driven over WebDriver.
+#
+#   cargo build -p behest-desktop
+#   xvfb-run -a -s "-screen 0 1280x800x24" tests/e2e/run.sh [path/to/behest-desktop]
+#
+# Needs: tauri-driver (`cargo install tauri-driver --locked`), WebKitWebDriver (apt
+# webkit2gtk-driver), a display (Xvfb), and a Python with selenium + pytest (default
+# <workspace>/.venv/bin/python, or BEHEST_E2E_PYTHON). Anything missing fails the run: it never
+# passes by skipping. The app runs hermetically: a fresh HOME, config, data dir and no keyring,
+# in demo mode, with a slowed demo gateway (BEHEST_DEMO_DELAY_MS) and fault scripting on
+# (BEHEST_DEMO_FAULTS=1). Screenshots go to target/e2e-screenshots/.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+APP=${1:-${BEHEST_APP_BINARY:-$TARGET/debug/behest-desktop}}
+PY=${BEHEST_E2E_PYTHON:-$ROOT/.venv/bin/python}
+
+fail() { echo "e2e: $*" >&2; exit 2; }
+
+[ -x "$APP" ] || fail "the app binary $APP is missing: run \`cargo build -p behest-desktop\` (or pass its path)"
+DRIVER=$(command -v tauri-driver || true)
+[ -n "$DRIVER" ] || fail "tauri-driver is missing: run \`cargo install tauri-driver --locked\`"
+command -v WebKitWebDriver >/dev/null || fail "WebKitWebDriver is missing: apt-get install webkit2gtk-driver"
+[ -n "${DISPLAY:-}" ] || fail "no DISPLAY: run under xvfb-run -a -s \"-screen 0 1280x800x24\""
+[ -x "$PY" ] || fail "no Python at $PY: python3 -m venv $ROOT/.venv && $ROOT/.venv/bin/pip install selenium pytest"
+"$PY" -c "import selenium, pytest" 2>/dev/null || fail "selenium or pytest missing: $PY -m pip install selenium pytest"
+
+WORK=$(mktemp -d)
+mkdir -p "$WORK/home" "$WORK/config" "$WORK/data" "$WORK/share"
+SHOTS="$ROOT/target/e2e-screenshots"
+rm -rf "$SHOTS"
+mkdir -p "$SHOTS"
+
+# A hermetic app: nothing configured (demo mode), nothing read from or written to the user's files.
+for v in BEHEST_KEY BEHEST_API_KEY BEHEST_BASE_URL BEHEST_KID BEHEST_TENANT_ID BEHEST_PROJECT_ID \
+         BEHEST_USER_ID BEHEST_TTL BEHEST_TIER BEHEST_ISSUER BEHEST_AUDIENCE BEHEST_TOKEN_URL BEHEST_SESSION_TOKEN; do
+  unset "$v"
+done
+export HOME="$WORK/home" XDG_CONFIG_HOME="$WORK/config" XDG_DATA_HOME="$WORK/share" BEHEST_DATA_DIR="$WORK/data"
+export DBUS_SESSION_BUS_ADDRESS="unix:path=$WORK/no-bus" NO_AT_BRIDGE=1
+export BEHEST_DEMO_DELAY_MS=${BEHEST_DEMO_DELAY_MS:-25} BEHEST_DEMO_FAULTS=1
+export BEHEST_APP_BINARY="$APP" BEHEST_E2E_SHOTS="$SHOTS" BEHEST_E2E_WORK="$WORK"
+
+"$DRIVER" --port 4444 --native-port 4445 >"$WORK/driver.log" 2>&1 &
+DRIVER_PID=$!
+cleanup() { kill "$DRIVER_PID" 2>/dev/null || true; }
+trap cleanup EXIT
+
+for _ in $(seq 1 100); do
+  if (exec 3<>/dev/tcp/127.0.0.1/4444) 2>/dev/null; then break; fi
+  kill -0 "$DRIVER_PID" 2>/dev/null || { cat "$WORK/driver.log" >&2; fail "tauri-driver exited"; }
+  sleep 0.1
+done
+(exec 3<>/dev/tcp/127.0.0.1/4444) 2>/dev/null || { cat "$WORK/driver.log" >&2; fail "tauri-driver did not listen on 4444"; }
+
+cd "$ROOT"
+set +e
+"$PY" -m pytest -x -v -p no:cacheprovider "$ROOT/tests/e2e/test_app.py"
+STATUS=$?
+set -e
+if [ "$STATUS" -ne 0 ]; then
+  echo "--- tauri-driver log ---" >&2
+  tail -n 60 "$WORK/driver.log" >&2
+fi
+echo "screenshots: $SHOTS"
+exit "$STATUS"

@@ -1,0 +1,220 @@
+//! `behest-desktop chat` as a process against the local gateway: the reply on stdout, the
+//! report on stderr, and every documented exit code (0, 2, 3, 4, 5, 6, 7, 130).
+//!
+//! Needs the app binary: `cargo build -p behest-desktop` first.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod chat_support;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use behest_desktop::core::gateway::responder::demo_text;
+use behest_desktop::core::gateway::{Fault, GatewayHandle, Route};
+use behest_desktop::core::protocol::chat::ChatMessage;
+use behest_desktop_tests::app_binary;
+use chat_support::gateway;
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// A `chat` command configured for `gw` in API-key mode, in an empty environment.
+fn command(gw: Option<&GatewayHandle>, home: &std::path::Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(app_binary());
+    cmd.env_clear()
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env(
+            "BEHEST_KEYRING_SERVICE",
+            format!("behest-test-{}", uuid::Uuid::new_v4()),
+        )
+        .arg("chat")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(gw) = gw {
+        let creds = gw.credentials();
+        cmd.env("BEHEST_BASE_URL", gw.base_url())
+            .env("BEHEST_KEY", creds.api_key.expose());
+    }
+    cmd
+}
+
+async fn run(mut cmd: Command, stdin: &str) -> Run {
+    let mut child = cmd.spawn().expect("spawn behest-desktop");
+    if let Some(mut input) = child.stdin.take() {
+        tokio::io::AsyncWriteExt::write_all(&mut input, stdin.as_bytes())
+            .await
+            .ok();
+    }
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("chat finished within 60 s")
+        .expect("output");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn expected(prompt: &str) -> String {
+    demo_text(&[ChatMessage::new("user", prompt)])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_the_reply_to_stdout_and_the_report_to_stderr() {
+    let gw = gateway().await;
+    let home = tempfile::tempdir().unwrap();
+    let r = run(
+        command(Some(&gw), home.path(), &["--thread", "t-cli", "hello cli"]),
+        "",
+    )
+    .await;
+    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    assert_eq!(r.stdout.trim_end(), expected("hello cli").trim_end());
+    assert!(r.stderr.contains("trace "), "{}", r.stderr);
+    assert!(r.stderr.contains("ttft "), "{}", r.stderr);
+    let key = gw.credentials().api_key.expose().to_string();
+    assert!(!r.stdout.contains(&key) && !r.stderr.contains(&key));
+    let chat = gw
+        .requests()
+        .into_iter()
+        .find(|q| q.path == "/v1/chat/completions")
+        .expect("chat sent");
+    assert_eq!(chat.header("x-thread-id"), Some("t-cli"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_the_prompt_from_stdin_and_waits_for_the_whole_answer_with_no_stream() {
+    let gw = gateway().await;
+    let home = tempfile::tempdir().unwrap();
+    let r = run(
+        command(
+            Some(&gw),
+            home.path(),
+            &["--no-stream", "--system", "be brief"],
+        ),
+        "from stdin\n",
+    )
+    .await;
+    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    let want = demo_text(&[
+        ChatMessage::new("system", "be brief"),
+        ChatMessage::new("user", "from stdin\n"),
+    ]);
+    assert_eq!(r.stdout.trim_end(), want.trim_end());
+    let chat = gw
+        .requests()
+        .into_iter()
+        .find(|q| q.path == "/v1/chat/completions")
+        .expect("chat sent");
+    let body: serde_json::Value = serde_json::from_str(&chat.body).unwrap();
+    assert_eq!(body["stream"], false);
+    assert_eq!(body["messages"][0]["role"], "system");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_mode_needs_no_configuration() {
+    let home = tempfile::tempdir().unwrap();
+    let r = run(command(None, home.path(), &["hi demo"]), "").await;
+    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    assert_eq!(r.stdout.trim_end(), expected("hi demo").trim_end());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_follow_the_failure() {
+    let home = tempfile::tempdir().unwrap();
+    let cases: Vec<(&str, Vec<Fault>, i32)> = vec![
+        (
+            "unauthorized",
+            vec![Fault::status(401), Fault::status(401)],
+            3,
+        ),
+        ("forbidden", vec![Fault::status(403)], 3),
+        ("quota", vec![Fault::status(402)], 4),
+        ("rate limited", vec![Fault::status(429).retry_after(120)], 5),
+        (
+            "server",
+            vec![Fault::status(503), Fault::status(503), Fault::status(503)],
+            6,
+        ),
+        ("stream error", vec![Fault::stream().error_after(3)], 6),
+        ("bad request", vec![Fault::status(422)], 2),
+        ("interrupted", vec![Fault::stream().reset_after(4)], 7),
+    ];
+    for (name, faults, code) in cases {
+        let gw = gateway().await;
+        for f in faults {
+            gw.faults().push(Route::Chat, f).unwrap();
+        }
+        let r = run(command(Some(&gw), home.path(), &["hi"]), "").await;
+        assert_eq!(r.code, code, "{name}: stderr {}", r.stderr);
+        assert!(
+            r.stderr.contains("behest-desktop chat"),
+            "{name}: {}",
+            r.stderr
+        );
+        if name == "interrupted" {
+            assert!(
+                !r.stdout.is_empty() && expected("hi").starts_with(r.stdout.trim_end()),
+                "{}",
+                r.stdout
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_configuration_exits_2_naming_the_variable() {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = command(None, home.path(), &["hi"]);
+    cmd.env("BEHEST_BASE_URL", "http://example.com").env(
+        "BEHEST_KEY",
+        "behest_sk_live_0123456789abcdef0123456789abcdef",
+    );
+    let r = run(cmd, "").await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("BEHEST_BASE_URL"), "{}", r.stderr);
+    let r = run(command(None, home.path(), &[]), "   ").await;
+    assert_eq!(r.code, 2, "empty prompt: {}", r.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_cancels_with_130_after_printing_the_partial_text() {
+    let gw = gateway().await;
+    gw.faults()
+        .push(Route::Chat, Fault::stream().stall_after(4))
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut child = command(Some(&gw), home.path(), &["interrupt me"])
+        .spawn()
+        .expect("spawn");
+    let mut stdout = child.stdout.take().expect("stdout");
+    // Wait until some text has been printed, then send SIGINT.
+    let mut first = vec![0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(30), stdout.read(&mut first))
+        .await
+        .expect("text")
+        .expect("read");
+    assert!(n > 0);
+    let pid = child.id().expect("pid").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill(1) is needed");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .expect("exited")
+        .expect("status");
+    assert_eq!(status.code(), Some(130));
+}

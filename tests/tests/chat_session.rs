@@ -1,0 +1,129 @@
+//! The chat client on the real token session (API-key mint against the local gateway): 50
+//! concurrent chats with no token yet cause exactly one mint (reliability bar B7), and a 401
+//! invalidates the session's token, re-mints once and retries once (D1).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod chat_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use behest_desktop::core::auth::{ApiKeyMinter, MintDefaults, SystemClock};
+use behest_desktop::core::chat::{ChatClient, ChatStatus};
+use behest_desktop::core::gateway::{
+    Fault, Gateway, GatewayConfig, GatewayHandle, Route, TierLimits,
+};
+use behest_desktop::core::http::{build_client, HttpOptions};
+use behest_desktop::core::secrets::MemoryStore;
+use behest_desktop::core::session::{Session, SessionOptions};
+use chat_support::{collector, config, send};
+use tokio_util::sync::CancellationToken;
+
+async fn unlimited_gateway() -> GatewayHandle {
+    let mut cfg = GatewayConfig::demo().unwrap();
+    cfg.faults_enabled = true;
+    for limits in cfg.projects[0].tier_limits.values_mut() {
+        *limits = TierLimits {
+            rpm: u64::MAX,
+            requests_per_day: u64::MAX,
+            tokens_per_day: u64::MAX,
+        };
+    }
+    Gateway::spawn(cfg, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+fn session_client(gw: &GatewayHandle) -> ChatClient {
+    let http = build_client(HttpOptions::default()).unwrap();
+    let defaults = MintDefaults {
+        user_id: "session-user".into(),
+        ttl: 3600,
+        tier: None,
+    };
+    let minter = ApiKeyMinter::new(
+        http.clone(),
+        gw.base_url(),
+        gw.credentials().api_key,
+        defaults,
+        Arc::new(SystemClock),
+    );
+    let session = Session::new(
+        Arc::new(minter),
+        Arc::new(MemoryStore::new()),
+        Arc::new(SystemClock),
+        SessionOptions::default(),
+    );
+    ChatClient::new(
+        http,
+        &gw.base_url(),
+        Arc::new(session),
+        config(Duration::from_secs(5)),
+    )
+    .unwrap()
+}
+
+fn count(gw: &GatewayHandle, path_end: &str) -> usize {
+    gw.requests()
+        .iter()
+        .filter(|r| r.path.ends_with(path_end))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_chats_cause_one_mint() {
+    let gw = unlimited_gateway().await;
+    gw.faults()
+        .set_mint_latency(Duration::from_millis(50))
+        .unwrap();
+    let client = Arc::new(session_client(&gw));
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let client = Arc::clone(&client);
+            tokio::spawn(async move {
+                let (_, sink) = collector();
+                client
+                    .send(&send(&format!("chat {i}")), &CancellationToken::new(), sink)
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        let out = t.await.unwrap().expect("chat");
+        assert_eq!(out.status, ChatStatus::Completed);
+    }
+    assert_eq!(count(&gw, "/auth/mint"), 1);
+    let chats: Vec<_> = gw
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/chat/completions")
+        .collect();
+    assert_eq!(chats.len(), 50);
+    let sid = chats[0].header("x-session-id").map(str::to_string);
+    assert!(sid.is_some());
+    assert!(chats
+        .iter()
+        .all(|r| r.header("x-session-id").map(str::to_string) == sid));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_re_mints_once_and_retries_once() {
+    let gw = unlimited_gateway().await;
+    let client = session_client(&gw);
+    let (_, sink) = collector();
+    client
+        .send(&send("warm"), &CancellationToken::new(), sink)
+        .await
+        .expect("first chat");
+    assert_eq!(count(&gw, "/auth/mint"), 1);
+    gw.faults().push(Route::Chat, Fault::status(401)).unwrap();
+    let (_, sink) = collector();
+    let out = client
+        .send(&send("again"), &CancellationToken::new(), sink)
+        .await
+        .expect("chat");
+    assert_eq!(out.status, ChatStatus::Completed);
+    assert_eq!(count(&gw, "/auth/mint"), 2);
+    assert_eq!(count(&gw, "/v1/chat/completions"), 3);
+}

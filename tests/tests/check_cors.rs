@@ -1,0 +1,58 @@
+//! The CORS check: an allowed origin (exact and glob), a refused one (with and without the
+//! gateway's 403 flag) whose hint points at Allowed Origins, and a malformed `--origin`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod check_support;
+
+use check_support::*;
+
+const ALLOWED: &str = "https://app.example.com";
+const GLOB: &str = "https://app-pr-7.vercel.app";
+const REFUSED: &str = "https://evil.example";
+
+#[tokio::test]
+async fn allowed_and_refused_origins() {
+    for refuse_with_403 in [false, true] {
+        let gw = gateway(|c| {
+            c.projects[0].allowed_origins = vec![ALLOWED.into(), "https://app-*.vercel.app".into()];
+            c.refuse_origin_with_403 = refuse_with_403;
+        })
+        .await;
+        let mut o = options();
+        o.origins = vec![ALLOWED.into(), GLOB.into(), REFUSED.into()];
+        let report = run_mode(Mode::ApiKey, &gw, &[], &o).await;
+        for origin in [ALLOWED, GLOB] {
+            let name = format!("cors:{origin}");
+            passes(&report, &name);
+            let detail = &get(&report, &name).detail;
+            assert!(
+                detail.contains("authorization") && detail.contains("x-trace-id"),
+                "{detail}"
+            );
+        }
+        fails_naming(&report, &format!("cors:{REFUSED}"), "Allowed Origins");
+        // Only CORS failed.
+        assert_eq!(
+            report.checks.iter().filter(|c| !c.ok).count(),
+            1,
+            "{report:#?}"
+        );
+        let preflights = gw
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "OPTIONS")
+            .count();
+        assert_eq!(preflights, 3);
+        gw.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_origin_names_the_flag() {
+    let gw = gateway(|_| {}).await;
+    let mut o = options();
+    o.origins = vec!["https://app.example.com/path".into()];
+    let report = run_mode(Mode::ApiKey, &gw, &[], &o).await;
+    fails_naming(&report, "cors:https://app.example.com/path", "--origin");
+    gw.shutdown().await;
+}

@@ -1,0 +1,106 @@
+//! Helpers shared by the `gateway_*` integration tests: start a gateway on loopback port 0,
+//! mint and sign tokens, read SSE bodies.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+
+use behest_desktop::core::gateway::{Gateway, GatewayConfig, GatewayHandle};
+use serde_json::{json, Value};
+
+/// Loopback, any free port.
+pub fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// A demo gateway with faults enabled, adjusted by `tweak`.
+pub async fn start(tweak: impl FnOnce(&mut GatewayConfig)) -> GatewayHandle {
+    let mut config = GatewayConfig::demo().expect("demo config");
+    config.faults_enabled = true;
+    tweak(&mut config);
+    Gateway::spawn(config, loopback())
+        .await
+        .expect("gateway starts")
+}
+
+/// A plain client (no pooling surprises: HTTP/1 only).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .http1_only()
+        .build()
+        .expect("client")
+}
+
+/// Mints over HTTP with the API key; returns the full JSON answer.
+pub async fn mint_json(gw: &GatewayHandle, body: Value) -> Value {
+    let r = client()
+        .post(format!("{}/v1/auth/mint", gw.base_url()))
+        .bearer_auth(gw.credentials().api_key.expose())
+        .json(&body)
+        .send()
+        .await
+        .expect("mint sent");
+    assert_eq!(r.status(), 200, "mint failed");
+    r.json().await.expect("mint json")
+}
+
+/// A token for `user` at `tier` (API-key mint over HTTP).
+pub async fn token(gw: &GatewayHandle, user: &str, tier: Option<i64>) -> String {
+    let mut body = json!({"user_id": user});
+    if let Some(t) = tier {
+        body["tier"] = json!(t);
+    }
+    mint_json(gw, body).await["jwt"]
+        .as_str()
+        .expect("jwt")
+        .to_string()
+}
+
+/// The claims a local-sign client would produce, for the gateway's project.
+pub fn tenant_claims(gw: &GatewayHandle, uid: &str) -> Value {
+    let c = gw.credentials();
+    let now = gw.now();
+    json!({"tid": c.tenant_id, "pid": c.project_id, "uid": uid, "role": "user", "scp": [],
+           "iss": "https://api.behest.ai", "aud": "behest", "iat": now, "nbf": now, "exp": now + 3600,
+           "jti": "j-1", "sid": "sid-from-claim"})
+}
+
+/// Signs `claims` with the gateway's tenant key under `header`.
+pub fn sign_tenant(gw: &GatewayHandle, header: &Value, claims: &Value) -> String {
+    let pem = gw.credentials().signing_key_pem;
+    let key = behest_desktop::core::keys::RsaKey::from_pem(pem.expose()).expect("tenant pem");
+    key.sign_jwt(header, claims).expect("signed")
+}
+
+/// A chat body.
+pub fn chat_body(text: &str, stream: bool) -> Value {
+    json!({"messages": [{"role": "user", "content": text}], "stream": stream})
+}
+
+/// POSTs a chat with `token`.
+pub async fn chat(gw: &GatewayHandle, token: &str, body: &Value) -> reqwest::Response {
+    client()
+        .post(format!("{}/v1/chat/completions", gw.base_url()))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .expect("chat sent")
+}
+
+/// The `data:` payloads of an LF-framed SSE body.
+pub fn sse_payloads(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|event| {
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .collect();
+            (!data.is_empty()).then(|| data.join("\n"))
+        })
+        .collect()
+}
+
+/// The nested envelope's code.
+pub fn code(body: &Value) -> Option<&str> {
+    body.pointer("/error/code").and_then(Value::as_str)
+}

@@ -1,0 +1,162 @@
+//! The real app (its commands, plugins, generated ACL and embedded UI) on Tauri's mock runtime,
+//! over a hermetic backend: history and settings in a temp dir, secrets in memory, the demo
+//! gateway on loopback with fault scripting on.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use behest_desktop::core::backend::{Backend, BackendOptions, DemoOptions};
+use behest_desktop::core::config::{Env, Settings};
+use behest_desktop::core::history::HistoryPaths;
+use behest_desktop::core::http::{build_client, HttpOptions};
+use behest_desktop::core::secrets::MemoryStore;
+use behest_desktop::ipc::{self, AppState};
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody, InvokeResponseBody};
+use tauri::test::{mock_builder, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Manager, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
+
+/// The app's own origin on Linux (NOT `http://tauri.localhost`, which counts as remote here).
+pub const APP_ORIGIN: &str = "tauri://localhost";
+
+/// A running mock app.
+pub struct Harness {
+    pub app: App<MockRuntime>,
+    pub window: WebviewWindow<MockRuntime>,
+    pub backend: Arc<Backend>,
+    pub dir: tempfile::TempDir,
+}
+
+/// What a command answered: `Ok(json)` or `Err(json error)`.
+pub type Answer = Result<Value, Value>;
+
+fn backend_in(dir: &std::path::Path, env: Env) -> Arc<Backend> {
+    let options = BackendOptions {
+        env,
+        history: HistoryPaths::in_dir(dir.join("data")),
+        secrets: Arc::new(MemoryStore::new()),
+        demo: DemoOptions {
+            chunk_delay: std::time::Duration::ZERO,
+            faults: true,
+        },
+        http: build_client(HttpOptions::default()).unwrap_or_else(|e| panic!("http client: {e}")),
+    };
+    let started = tauri::async_runtime::block_on(Backend::start(options, Settings::default()));
+    Arc::new(started.unwrap_or_else(|e| panic!("backend: {e}")))
+}
+
+impl Harness {
+    /// The app in demo mode (nothing configured).
+    pub fn demo() -> Harness {
+        Harness::with_env(Env::from_pairs::<&str, &str>([]))
+    }
+
+    /// The app with these SDK environment variables.
+    pub fn with_env(env: Env) -> Harness {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let backend = backend_in(dir.path(), env);
+        let state = AppState::new(Arc::clone(&backend), dir.path().join("settings.json"));
+        let app = ipc::app_builder(mock_builder(), state)
+            .build(ipc::context::<MockRuntime>())
+            .unwrap_or_else(|e| panic!("app: {e}"));
+        let window = WebviewWindowBuilder::new(&app, "main", WebviewUrl::default())
+            .build()
+            .unwrap_or_else(|e| panic!("window: {e}"));
+        Harness {
+            app,
+            window,
+            backend,
+            dir,
+        }
+    }
+
+    /// Invokes `command` from the main window's own origin.
+    pub fn invoke(&self, command: &str, args: Value) -> Answer {
+        invoke_from(&self.window, APP_ORIGIN, command, args)
+    }
+
+    /// The managed state (for calling command functions directly).
+    pub fn state(&self) -> tauri::State<'_, AppState> {
+        self.app.state::<AppState>()
+    }
+
+    /// The demo gateway's origin.
+    pub fn gateway_url(&self) -> String {
+        tauri::async_runtime::block_on(self.backend.demo_gateway())
+            .map(|g| g.base_url())
+            .unwrap_or_else(|| panic!("no demo gateway"))
+    }
+
+    /// Scripts a fault on the demo gateway's chat route.
+    pub fn fault(&self, fault: Value, times: usize) {
+        let gateway = tauri::async_runtime::block_on(self.backend.demo_gateway())
+            .unwrap_or_else(|| panic!("no demo gateway"));
+        let fault = serde_json::from_value(fault).unwrap_or_else(|e| panic!("fault: {e}"));
+        gateway
+            .faults()
+            .push_n(behest_desktop::core::gateway::Route::Chat, fault, times)
+            .unwrap_or_else(|e| panic!("faults: {e}"));
+    }
+}
+
+/// Invokes `command` on `webview` as a page at `origin` would.
+pub fn invoke_from(
+    webview: &WebviewWindow<MockRuntime>,
+    origin: &str,
+    command: &str,
+    args: Value,
+) -> Answer {
+    let request = InvokeRequest {
+        cmd: command.into(),
+        callback: CallbackFn(0),
+        error: CallbackFn(1),
+        url: origin
+            .parse()
+            .unwrap_or_else(|e| panic!("url {origin}: {e}")),
+        body: InvokeBody::Json(args),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.to_string(),
+    };
+    tauri::test::get_ipc_response(webview, request)
+        .map(|body| body.deserialize::<Value>().unwrap_or(Value::Null))
+}
+
+/// A Channel that records every message as JSON.
+pub fn recording_channel<T: serde::Serialize>() -> (tauri::ipc::Channel<T>, Arc<Mutex<Vec<Value>>>)
+{
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let channel = tauri::ipc::Channel::new(move |body| {
+        let value = match body {
+            InvokeResponseBody::Json(text) => {
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            }
+            InvokeResponseBody::Raw(bytes) => {
+                Value::String(String::from_utf8_lossy(&bytes).into_owned())
+            }
+        };
+        if let Ok(mut seen) = sink.lock() {
+            seen.push(value);
+        }
+        Ok(())
+    });
+    (channel, seen)
+}
+
+/// The `kind` of an error answer (panics on success).
+pub fn kind(answer: &Answer) -> String {
+    match answer {
+        Err(error) => error["kind"]
+            .as_str()
+            .unwrap_or("<not a CommandError>")
+            .to_string(),
+        Ok(value) => panic!("expected an error, got {value}"),
+    }
+}
+
+/// A one-message chat request.
+pub fn chat_request(text: &str) -> Value {
+    json!({"messages": [{"role": "user", "content": text}]})
+}

@@ -1,0 +1,64 @@
+// The only file that talks to the Rust side (Tauri `invoke` and `Channel`).
+//
+// Every function returns a promise. A rejected promise carries the backend's
+// `{kind, message, traceId?, retryAfter?}`; anything else (a missing bridge, a bug) is
+// turned into the same shape with kind "internal", so callers switch on `kind` only.
+
+const bridge = window.__TAURI__ && window.__TAURI__.core;
+
+function asCommandError(error) {
+  if (error && typeof error === "object" && typeof error.kind === "string") return error;
+  return { kind: "internal", message: String((error && error.message) || error || "unknown error") };
+}
+
+async function call(command, args) {
+  if (!bridge) throw asCommandError("the Tauri bridge is missing: open this page in the app");
+  try {
+    return await bridge.invoke(command, args || {});
+  } catch (error) {
+    throw asCommandError(error);
+  }
+}
+
+/** A fresh id for a streamed request (used by `cancelChat`). */
+export function newRequestId() {
+  if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
+  return "req-" + Date.now().toString(36) + Math.random().toString(36).slice(2);
+}
+
+export const api = {
+  appStatus: () => call("app_status"),
+  mint: (options) => call("mint", options || {}),
+  copyToken: () => call("copy_token"),
+
+  /**
+   * Streams one chat answer. `onEvent` gets `{event, data}` messages in order:
+   * started, delta {text}, usage, done {finishReason, ttftMs, tokensPerSecond, traceId},
+   * interrupted {reason}. Resolves with the outcome summary, rejects with a command error.
+   */
+  chat({ requestId, conversationId, request, replaceFrom, onEvent }) {
+    if (!bridge) return Promise.reject(asCommandError("the Tauri bridge is missing"));
+    const channel = new bridge.Channel();
+    channel.onmessage = onEvent;
+    return call("chat", { requestId, conversationId, request, replaceFrom, onEvent: channel });
+  },
+  cancelChat: (requestId) => call("cancel_chat", { requestId }),
+
+  getSettings: () => call("get_settings"),
+  updateSettings: (settings) => call("update_settings", { settings }),
+  setSecret: (name, value) => call("set_secret", { name, value }),
+  signOut: () => call("sign_out"),
+
+  renderMarkdown: (text) => call("render_markdown", { text }),
+
+  listConversations: () => call("list_conversations"),
+  searchConversations: (query) => call("search_conversations", { query }),
+  getConversation: (id) => call("get_conversation", { id }),
+  createConversation: (draft) => call("create_conversation", { draft: draft || {} }),
+  renameConversation: (id, title) => call("rename_conversation", { id, title }),
+  updateConversation: (id, params) => call("update_conversation", { id, params }),
+  deleteConversation: (id) => call("delete_conversation", { id }),
+  exportConversation: (id, format) => call("export_conversation", { id, format }),
+
+  openExternal: (url) => call("open_external", { url }),
+};
