@@ -57,7 +57,7 @@ done
 
 cd "$ROOT"
 set +e
-"$PY" -m pytest -x -v -p no:cacheprovider "$ROOT/tests/e2e/test_app.py"
+"$PY" -m pytest -x -v -p no:cacheprovider "$ROOT/tests/e2e"
 STATUS=$?
 set -e
 if [ "$STATUS" -ne 0 ]; then
