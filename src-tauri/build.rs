@@ -22,6 +22,9 @@ const COMMANDS: &[&str] = &[
     "update_conversation",
     "delete_conversation",
     "export_conversation",
+    "check_for_update",
+    "run_check",
+    "recent_requests",
 ];
 
 fn main() {

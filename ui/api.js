@@ -61,4 +61,17 @@ export const api = {
   exportConversation: (id, format) => call("export_conversation", { id, format }),
 
   openExternal: (url) => call("open_external", { url }),
+
+  /**
+   * Runs the configuration checks; `onResult` gets each `{name, ok, detail, hint}` as it
+   * finishes. Resolves with `{ok, mode, checks}`.
+   */
+  runCheck(origins, onResult) {
+    if (!bridge) return Promise.reject(asCommandError("the Tauri bridge is missing"));
+    const channel = new bridge.Channel();
+    channel.onmessage = onResult;
+    return call("run_check", { origins: origins || [], onEvent: channel });
+  },
+  /** The app's last requests, newest first. */
+  recentRequests: (limit) => call("recent_requests", { limit }),
 };

@@ -5,6 +5,7 @@ import { api } from "./api.js";
 import { ChatView } from "./chat.js";
 import { startStatusClock, updateStatus } from "./status.js";
 import { drawWelcome } from "./welcome.js";
+import { initDevPanel, toggleDevPanel } from "./devpanel.js";
 import { applyTheme, loadSettings, openSettings, saveSettingsPatch, wireSettings } from "./settings.js";
 
 const $ = (id) => document.getElementById(id);
@@ -354,6 +355,7 @@ function wire() {
   $("stop").addEventListener("click", () => chat.stop());
   $("new-chat").addEventListener("click", newChat);
   $("open-help").addEventListener("click", () => $("help-dialog").showModal());
+  $("open-dev").addEventListener("click", toggleDevPanel);
   wireSettings(settingsHost);
   $("toggle-params").addEventListener("click", () => {
     const panel = $("params-panel");
@@ -392,6 +394,7 @@ function wire() {
     if (e.key === "Escape" && chat.streaming) { e.preventDefault(); chat.stop(); return; }
     if (mod && e.key.toLowerCase() === "n") { e.preventDefault(); newChat(); return; }
     if (mod && e.key.toLowerCase() === "k") { e.preventDefault(); $("search-input").focus(); $("search-input").select(); return; }
+    if (mod && e.shiftKey && e.key.toLowerCase() === "d") { e.preventDefault(); toggleDevPanel(); return; }
     if (mod && e.key === ",") { e.preventDefault(); openSettings(settingsHost); return; }
     const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement && document.activeElement.tagName);
     if (e.key === "F1" || (e.key === "?" && !typing)) { e.preventDefault(); $("help-dialog").showModal(); }
@@ -400,6 +403,7 @@ function wire() {
 
 async function boot() {
   chat = new ChatView(host);
+  initDevPanel({ toast, describe, refreshStatus, status: () => state.status, conversationId: host.conversationId });
   wire();
   await loadSettings(settingsHost);
   await refreshStatus();

@@ -1,14 +1,24 @@
 //! `behest-desktop chat [--model M] [--system S] [--session S] [--thread T] [--no-stream]
-//! [--temperature X] [--max-tokens N] PROMPT` (or the prompt on stdin).
+//! [--temperature X] [--max-tokens N] [--conversation ID | --no-history] PROMPT` (or the
+//! prompt on stdin).
 //!
 //! The reply goes to stdout as it arrives (flushed per delta); timings, usage, the trace id and
 //! errors go to stderr. Ctrl-C cancels the request (the connection is dropped at once).
 //!
-//! Configuration: the same as `mint` (the environment, the settings file, then the OS keyring);
-//! with nothing configured, demo mode starts an in-process gateway and chats with it.
+//! History: the exchange is recorded in the app's history ([`record`]): a new conversation, or
+//! the one named by `--conversation ID`, whose earlier messages, system prompt, model and
+//! parameters become the request's context (flags override them). The user's message is saved
+//! before the request is sent and the answer as it streams; `conversation: ID` is printed on
+//! stderr first, so scripts can continue it. A conversation with server threads on sends its
+//! thread id as `X-Thread-Id` (`--thread` overrides). `--no-history` records nothing.
+//!
+//! Configuration: loaded like every command ([`Loaded::from_process`]: the environment, the
+//! settings file, then the OS keyring); with nothing configured, demo mode starts an
+//! in-process gateway (`BEHEST_DEMO_DELAY_MS` slows its words) and chats with it.
 //!
 //! Exit codes: 0 done; 2 configuration or usage error (also a 400/404/422 answer: a bad model,
-//! slug or thread; an unreadable settings file or stdin); 3 unauthorized or forbidden; 4 quota
+//! slug or thread; an unreadable settings file or stdin; an unknown `--conversation`; a history
+//! that cannot be opened); 3 unauthorized or forbidden; 4 quota
 //! exceeded; 5 rate limited after retries; 6 network or server error (including an error event
 //! inside the stream); 7 stream interrupted (the partial text was printed); 130 cancelled by
 //! Ctrl-C.
@@ -19,21 +29,21 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::core::auth::{minter_for, Clock, DemoCredentials, SystemClock};
+use crate::core::auth::{minter_for, Clock, SystemClock};
 use crate::core::chat::{
     ChatClient, ChatConfig, ChatEvent, ChatFailure, ChatOutcome, ChatSend, ChatStatus, SinkClosed,
 };
-use crate::core::config::{
-    env, settings_path, AuthMode, Config, Env, Settings, SigningConfig, StoredSecrets,
-};
-use crate::core::gateway::{Gateway, GatewayConfig, GatewayHandle};
+use crate::core::config::load::{self, DemoGateway, DemoOptions, Loaded};
+use crate::core::history::ChatParams;
 use crate::core::protocol::chat::ChatMessage;
-use crate::core::secrets::{
-    KeyringStore, MemoryStore, SecretStore, DEFAULT_SERVICE, KEY, SESSION_TOKEN,
-};
+use crate::core::secrets::MemoryStore;
 use crate::core::session::{Session, SessionOptions};
 use crate::core::token::TokenSource;
 use crate::core::Error;
+
+pub mod record;
+
+use record::{Context, Recording};
 
 /// Arguments of `behest-desktop chat`.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -59,6 +69,12 @@ pub struct ChatArgs {
     /// Cap on generated tokens.
     #[arg(long)]
     pub max_tokens: Option<u32>,
+    /// Continue this history conversation (its messages and parameters are the context).
+    #[arg(long, value_name = "ID")]
+    pub conversation: Option<String>,
+    /// Record nothing in the history.
+    #[arg(long, conflicts_with = "conversation")]
+    pub no_history: bool,
     /// The prompt; read from stdin when absent or `-`.
     pub prompt: Option<String>,
 }
@@ -87,6 +103,7 @@ pub mod exit {
 pub fn exit_code(error: &Error) -> u8 {
     match error {
         Error::InvalidSettings { .. }
+        | Error::InvalidInput { .. }
         | Error::BadRequest(_)
         | Error::NotFound(_)
         | Error::Crypto(_)
@@ -99,18 +116,38 @@ pub fn exit_code(error: &Error) -> u8 {
     }
 }
 
-/// Builds the send from the arguments and the prompt.
+/// Builds the send from the arguments and the prompt (no stored context).
 pub fn chat_send(args: &ChatArgs, prompt: String) -> ChatSend {
-    let mut messages = Vec::new();
-    if let Some(system) = &args.system {
-        messages.push(ChatMessage::new("system", system.clone()));
+    chat_send_in(args, &Context::default(), prompt)
+}
+
+/// The parameters in effect: each flag, else the conversation's.
+pub fn effective_params(args: &ChatArgs, context: &Context) -> ChatParams {
+    let stored = &context.params;
+    let set = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+    ChatParams {
+        model: set(&args.model).or_else(|| set(&stored.model)),
+        system_prompt: args.system.clone().or_else(|| set(&stored.system_prompt)),
+        temperature: args.temperature.or(stored.temperature),
+        max_tokens: args.max_tokens.or(stored.max_tokens),
     }
+}
+
+/// Builds the send: the system prompt, the context's messages, then the prompt, with the
+/// effective parameters ([`effective_params`]).
+pub fn chat_send_in(args: &ChatArgs, context: &Context, prompt: String) -> ChatSend {
+    let params = effective_params(args, context);
+    let mut messages = Vec::with_capacity(context.messages.len() + 2);
+    if let Some(system) = params.system_prompt {
+        messages.push(ChatMessage::new("system", system));
+    }
+    messages.extend(context.messages.iter().cloned());
     messages.push(ChatMessage::new("user", prompt));
     let mut send = ChatSend::new(messages);
     send.stream = !args.no_stream;
-    send.request.model = args.model.clone().filter(|m| !m.is_empty());
-    send.request.temperature = args.temperature;
-    send.request.max_tokens = args.max_tokens;
+    send.request.model = params.model;
+    send.request.temperature = params.temperature;
+    send.request.max_tokens = params.max_tokens;
     send.session_id = args.session.clone();
     send.thread_id = args.thread.clone();
     send
@@ -135,18 +172,23 @@ pub fn read_prompt(arg: Option<&str>, stdin: &mut dyn Read) -> Result<String, Er
     Ok(prompt)
 }
 
-/// Sends `send` through `client`, writing the reply to `out` and the rest to `err`; returns the
-/// exit code. The core of the command, without configuration or signals (tests call it).
+/// Sends `send` through `client`, writing the reply to `out` and the rest to `err`, and
+/// recording it in `recording` when given; returns the exit code. The core of the command,
+/// without configuration or signals.
 pub async fn execute(
     client: &ChatClient,
     send: &ChatSend,
     cancel: &CancellationToken,
+    recording: Option<Recording>,
     out: &mut (dyn Write + Send),
     err: &mut (dyn Write + Send),
 ) -> u8 {
     let mut printed_newline = true;
     let sink = |event: ChatEvent| -> Result<(), SinkClosed> {
         if let ChatEvent::Delta { text } = event {
+            if let Some(recording) = &recording {
+                recording.append(&text);
+            }
             // A closed stdout (e.g. `| head`) ends the request like a closed window would.
             out.write_all(text.as_bytes()).map_err(|_| SinkClosed)?;
             out.flush().map_err(|_| SinkClosed)?;
@@ -158,6 +200,15 @@ pub async fn execute(
     if !printed_newline {
         // Only cosmetic: a closed stdout was already handled as a cancel.
         let _ = writeln!(out).and_then(|()| out.flush());
+    }
+    if let Some(recording) = recording {
+        if let Err(error) = recording.finish(&result).await {
+            // Best effort: the answer was printed; the history keeps what it saved so far.
+            let _ = writeln!(
+                err,
+                "behest-desktop chat: saving the answer's outcome failed: {error}"
+            );
+        }
     }
     // stderr is best effort: nothing sensible is left to do when it is closed.
     let _ = report(&result, err);
@@ -224,6 +275,29 @@ fn report(result: &Result<ChatOutcome, ChatFailure>, err: &mut dyn Write) -> std
     Ok(())
 }
 
+/// Opens the history and starts recording the prompt (unless `--no-history`), with the
+/// conversation's context; prints `conversation: ID` on stderr.
+async fn begin_recording(
+    args: &ChatArgs,
+    prompt: &str,
+    err: &mut dyn Write,
+) -> Result<(Context, Option<Recording>), Error> {
+    if args.no_history {
+        return Ok((Context::default(), None));
+    }
+    let history = record::open().await?;
+    let context = match &args.conversation {
+        Some(id) => record::context(&history, id).await?,
+        None => Context::default(),
+    };
+    let params = effective_params(args, &context);
+    let recording =
+        Recording::begin(&history, args.conversation.as_deref(), prompt, params).await?;
+    // Best effort: the id is also in `history list`.
+    let _ = writeln!(err, "conversation: {}", recording.conversation().id);
+    Ok((context, Some(recording)))
+}
+
 /// Builds the client and runs the command with `tokens`; trips the request on Ctrl-C.
 pub async fn run_with(args: &ChatArgs, base_url: &str, tokens: Arc<dyn TokenSource>) -> u8 {
     let mut stderr = std::io::stderr();
@@ -237,6 +311,22 @@ pub async fn run_with(args: &ChatArgs, base_url: &str, tokens: Arc<dyn TokenSour
         Ok(c) => c,
         Err(e) => return fail(&mut stderr, &e),
     };
+    let (context, recording) = match begin_recording(args, &prompt, &mut stderr).await {
+        Ok(started) => started,
+        Err(e @ Error::InvalidInput { .. }) => return fail(&mut stderr, &e),
+        Err(e) => {
+            // Best effort, as in `fail`.
+            let _ = writeln!(stderr, "behest-desktop chat: {}", record::unavailable(&e));
+            return exit::CONFIG;
+        }
+    };
+    let mut send = chat_send_in(args, &context, prompt);
+    if send.thread_id.is_none() {
+        send.thread_id = recording
+            .as_ref()
+            .and_then(|r| r.conversation().thread_header())
+            .map(str::to_string);
+    }
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
     let signal = tokio::spawn(async move {
@@ -244,8 +334,15 @@ pub async fn run_with(args: &ChatArgs, base_url: &str, tokens: Arc<dyn TokenSour
             on_signal.cancel();
         }
     });
-    let send = chat_send(args, prompt);
-    let code = execute(&client, &send, &cancel, &mut std::io::stdout(), &mut stderr).await;
+    let code = execute(
+        &client,
+        &send,
+        &cancel,
+        recording,
+        &mut std::io::stdout(),
+        &mut stderr,
+    )
+    .await;
     signal.abort();
     code
 }
@@ -261,40 +358,19 @@ fn fail(err: &mut dyn Write, error: &Error) -> u8 {
 struct Target {
     base_url: String,
     tokens: Arc<dyn TokenSource>,
-    _demo: Option<GatewayHandle>,
+    _demo: Option<DemoGateway>,
 }
 
-/// Resolves the configuration exactly as `mint` does (the environment, the settings file, then
-/// the OS keyring for the key or session credential when the environment does not decide) and
-/// builds the token session. Tokens live in memory for the one request.
+/// Loads the configuration like every command ([`Loaded::from_process`]), starts the demo
+/// gateway in demo mode, and builds the token session. Tokens live in memory for the one
+/// request.
 async fn configure(session_id: Option<&str>) -> Result<Target, Error> {
-    let process_env = Env::from_process();
-    let settings = Settings::load(&settings_path()?)?;
-    let stored = stored_secrets(&process_env, &settings).await;
-    let config = Config::resolve(&process_env, &settings, &stored)?;
-    let http = crate::core::http::shared_client()?;
-    let (base_url, demo, handle) = if config.mode == AuthMode::Demo {
-        let mut gateway_config = GatewayConfig::demo()?;
-        gateway_config.faults_enabled = false;
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        let gw = Gateway::spawn(gateway_config, addr).await?;
-        let c = gw.credentials();
-        let signing = SigningConfig {
-            pem: c.signing_key_pem,
-            kid: c.kid,
-            tenant_id: c.tenant_id,
-            project_id: c.project_id,
-        };
-        let demo = DemoCredentials {
-            base_url: c.base_url.clone(),
-            signing,
-        };
-        (c.base_url, Some(demo), Some(gw))
-    } else {
-        (config.base_url.clone(), None, None)
-    };
+    let config = Loaded::from_process().await?.resolve()?;
+    let demo = DemoGateway::for_config(&config, &DemoOptions::headless()).await?;
+    let credentials = demo.as_ref().map(|d| &d.credentials);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let minter = minter_for(&config, demo.as_ref(), http, Arc::clone(&clock))?;
+    let http = crate::core::http::shared_client()?;
+    let minter = minter_for(&config, credentials, http, Arc::clone(&clock))?;
     let options = SessionOptions {
         user_id: Some(config.user_id.clone()),
         tier: config.tier.clone(),
@@ -304,28 +380,10 @@ async fn configure(session_id: Option<&str>) -> Result<Target, Error> {
     };
     let session = Session::new(minter, Arc::new(MemoryStore::new()), clock, options);
     Ok(Target {
-        base_url,
+        base_url: load::chat_origin(&config, credentials),
         tokens: Arc::new(session),
-        _demo: handle,
+        _demo: demo,
     })
-}
-
-/// Secrets from the keyring, read only when the environment does not already decide the mode
-/// (the same rule as `mint`; service `BEHEST_KEYRING_SERVICE`, default `ai.behest.desktop`).
-async fn stored_secrets(env: &Env, settings: &Settings) -> StoredSecrets {
-    let token_url = env.get(env::BEHEST_TOKEN_URL).is_some() || settings.token_url.is_some();
-    let env_decides =
-        env.key().is_some() || (token_url && env.get(env::BEHEST_SESSION_TOKEN).is_some());
-    if env_decides {
-        return StoredSecrets::default();
-    }
-    let service = std::env::var(super::mint::KEYRING_SERVICE_ENV)
-        .unwrap_or_else(|_| DEFAULT_SERVICE.to_string());
-    let store = KeyringStore::new(service);
-    // An unreadable keyring counts as empty: the resolution then names what is missing.
-    let key = store.get(KEY).await.ok().flatten();
-    let session_token = store.get(SESSION_TOKEN).await.ok().flatten();
-    StoredSecrets { key, session_token }
 }
 
 /// Runs `behest-desktop chat`.
@@ -344,80 +402,4 @@ pub fn run(args: ChatArgs) -> ExitCode {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn arguments_become_the_request() {
-        let args = ChatArgs {
-            model: Some(String::new()),
-            system: Some("be brief".into()),
-            session: Some("s1".into()),
-            thread: Some("t1".into()),
-            no_stream: true,
-            temperature: Some(0.5),
-            max_tokens: Some(7),
-            prompt: None,
-        };
-        let send = chat_send(&args, "hi".into());
-        assert!(!send.stream);
-        assert_eq!(
-            send.request.model, None,
-            "an empty model means the project default"
-        );
-        assert_eq!(send.request.messages.len(), 2);
-        assert_eq!(send.request.messages[0].role, "system");
-        assert_eq!(send.request.temperature, Some(0.5));
-        assert_eq!(send.request.max_tokens, Some(7));
-        assert_eq!(send.session_id.as_deref(), Some("s1"));
-        assert_eq!(send.thread_id.as_deref(), Some("t1"));
-    }
-
-    #[test]
-    fn the_prompt_comes_from_the_argument_or_stdin() {
-        let mut stdin: &[u8] = b"from stdin";
-        assert_eq!(
-            read_prompt(Some("arg"), &mut stdin).ok().as_deref(),
-            Some("arg")
-        );
-        assert_eq!(
-            read_prompt(Some("-"), &mut stdin).ok().as_deref(),
-            Some("from stdin")
-        );
-        let mut empty: &[u8] = b"  \n";
-        assert!(matches!(
-            read_prompt(None, &mut empty),
-            Err(Error::InvalidSettings { .. })
-        ));
-    }
-
-    #[test]
-    fn exit_codes_by_error() {
-        let failure = || {
-            Box::new(crate::core::HttpFailure {
-                status: 429,
-                code: None,
-                message: "m".into(),
-                trace_id: None,
-                retry_after: Some(Duration::from_secs(1)),
-                details: None,
-            })
-        };
-        let table = [
-            (Error::settings("X", "y"), exit::CONFIG),
-            (Error::BadRequest(failure()), exit::CONFIG),
-            (Error::Unauthorized(failure()), exit::UNAUTHORIZED),
-            (Error::Forbidden(failure()), exit::UNAUTHORIZED),
-            (Error::QuotaExceeded(failure()), exit::QUOTA),
-            (Error::RateLimited(failure()), exit::RATE_LIMITED),
-            (Error::Upstream(failure()), exit::NETWORK),
-            (Error::StreamError(failure()), exit::NETWORK),
-            (Error::Network("down".into()), exit::NETWORK),
-            (Error::Timeout("slow".into()), exit::NETWORK),
-        ];
-        for (error, code) in table {
-            assert_eq!(exit_code(&error), code, "{error:?}");
-        }
-    }
-}
+mod tests;

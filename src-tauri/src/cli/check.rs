@@ -1,10 +1,10 @@
 //! `behest-desktop check [--origin ORIGIN]... [--control-plane URL] [--json]`: checks the
 //! configured Behest project end to end ([`crate::core::check`]).
 //!
-//! Configuration as for `mint`: the environment (`BEHEST_*`), then the settings file, then the
-//! OS keyring for the key or session credential (service `BEHEST_KEYRING_SERVICE`, read only
-//! when the environment does not already decide the mode). With nothing configured, the
-//! in-process demo gateway is checked.
+//! Configuration as for every command ([`Loaded::from_process`]): the environment
+//! (`BEHEST_*`), then the settings file, then the OS keyring for the key or session credential
+//! (service `BEHEST_KEYRING_SERVICE`, read only when the environment does not already decide
+//! the mode). With nothing configured, the in-process demo gateway is checked.
 //!
 //! Output: one line per check as it finishes (`✓`/`✗`, name, detail, and the hint indented
 //! under a failure); `--json` prints only `{"ok","mode","checks":[{"name","ok","detail","hint"}]}`.
@@ -16,17 +16,9 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use crate::core::auth::DemoCredentials;
 use crate::core::check::{self, CheckOptions, CheckReport, CheckResult, Provenance};
-use crate::core::config::{
-    env, settings_path, AuthMode, Config, Env, Settings, SigningConfig, StoredSecrets,
-};
-use crate::core::gateway::{Gateway, GatewayConfig, GatewayHandle};
-use crate::core::secrets::{KeyringStore, SecretStore, DEFAULT_SERVICE, KEY, SESSION_TOKEN};
+use crate::core::config::load::{DemoGateway, DemoOptions, Loaded};
 use crate::core::{Error, Result};
-
-/// Selects the keyring service secrets are read from (as for `mint`).
-pub const KEYRING_SERVICE_ENV: &str = "BEHEST_KEYRING_SERVICE";
 
 /// Arguments of `behest-desktop check`.
 #[derive(Debug, clap::Args)]
@@ -42,24 +34,6 @@ pub struct CheckArgs {
     pub json: bool,
 }
 
-/// Secrets from the keyring, read only when the environment does not already decide the mode
-/// (the same rule as `mint`).
-async fn stored_secrets(env: &Env, settings: &Settings) -> StoredSecrets {
-    let token_url = env.get(env::BEHEST_TOKEN_URL).is_some() || settings.token_url.is_some();
-    let env_decides =
-        env.key().is_some() || (token_url && env.get(env::BEHEST_SESSION_TOKEN).is_some());
-    if env_decides {
-        return StoredSecrets::default();
-    }
-    let service =
-        std::env::var(KEYRING_SERVICE_ENV).unwrap_or_else(|_| DEFAULT_SERVICE.to_string());
-    let store = KeyringStore::new(service);
-    // An unreadable keyring counts as empty: the report then names what is missing.
-    let key = store.get(KEY).await.ok().flatten();
-    let session_token = store.get(SESSION_TOKEN).await.ok().flatten();
-    StoredSecrets { key, session_token }
-}
-
 /// Writes one check as a line (and its hint under a failure).
 fn human_line(out: &mut dyn std::io::Write, c: &CheckResult) -> std::io::Result<()> {
     let mark = if c.ok { '✓' } else { '✗' };
@@ -70,35 +44,14 @@ fn human_line(out: &mut dyn std::io::Write, c: &CheckResult) -> std::io::Result<
     out.flush()
 }
 
-async fn demo_gateway() -> Result<(GatewayHandle, DemoCredentials)> {
-    let gw = Gateway::spawn(
-        GatewayConfig::demo()?,
-        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await?;
-    let c = gw.credentials();
-    let demo = DemoCredentials {
-        base_url: c.base_url,
-        signing: SigningConfig {
-            pem: c.signing_key_pem,
-            kid: c.kid,
-            tenant_id: c.tenant_id,
-            project_id: c.project_id,
-        },
-    };
-    Ok((gw, demo))
-}
-
 /// Loads the configuration and runs the checks; `Err` only when it cannot even be read.
 async fn execute(
     args: &CheckArgs,
     mut progress: impl FnMut(&CheckResult) + Send,
 ) -> Result<CheckReport> {
-    let process_env = Env::from_process();
-    let settings = Settings::load(&settings_path()?)?;
-    let stored = stored_secrets(&process_env, &settings).await;
-    let provenance = Provenance::detect(&process_env, &settings, &stored);
-    let config = match Config::resolve(&process_env, &settings, &stored) {
+    let loaded = Loaded::from_process().await?;
+    let provenance = Provenance::detect(&loaded.env, &loaded.settings, &loaded.stored);
+    let config = match loaded.resolve() {
         Ok(c) => c,
         Err(e @ Error::InvalidSettings { .. }) => {
             return Ok(check::unresolved(&e, &args.origins, progress))
@@ -109,13 +62,8 @@ async fn execute(
     options.origins = args.origins.clone();
     options.control_plane = args.control_plane.clone();
     options.provenance = Some(provenance);
-    let gateway = if config.mode == AuthMode::Demo {
-        let (gw, demo) = demo_gateway().await?;
-        options.demo = Some(demo);
-        Some(gw)
-    } else {
-        None
-    };
+    let gateway = DemoGateway::for_config(&config, &DemoOptions::headless()).await?;
+    options.demo = gateway.as_ref().map(|g| g.credentials.clone());
     let report = check::run(&config, &options, &mut progress).await;
     if let Some(gw) = gateway {
         gw.shutdown().await;

@@ -1,9 +1,10 @@
 //! `behest-desktop mint`: obtains one token in the configured auth mode and shows it.
 //!
-//! Configuration: the environment (`BEHEST_*`), then the settings file
-//! ([`crate::core::config::settings_path`]), then the OS keyring for the key or session
-//! credential (service `BEHEST_KEYRING_SERVICE`, default `ai.behest.desktop`). With nothing
-//! configured the mode is demo: an in-process gateway is started and its key signs the token.
+//! Configuration: loaded by [`Loaded::from_process`] like every command: the environment
+//! (`BEHEST_*`), then the settings file ([`crate::core::config::settings_path`]), then the OS
+//! keyring for the key or session credential (service `BEHEST_KEYRING_SERVICE`, default
+//! `ai.behest.desktop`). With nothing configured the mode is demo: an in-process gateway is
+//! started and its key signs the token.
 //!
 //! Output: by default the mode, header, claims and expiry — never the token; `--json` prints
 //! `{"mode","ttl","session_id","expires_at","header","claims"}`; `--raw` prints only the token
@@ -15,17 +16,11 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::core::auth::{minter_for, DemoCredentials, MintParams, Minted, SystemClock};
-use crate::core::config::{
-    self, env, AuthMode, Config, Env, Settings, SigningConfig, StoredSecrets,
-};
-use crate::core::gateway::{Gateway, GatewayConfig, GatewayHandle};
+use crate::core::auth::{minter_for, MintParams, Minted, SystemClock};
+use crate::core::config;
+use crate::core::config::load::{DemoGateway, DemoOptions, Loaded};
 use crate::core::protocol::claims::inspect;
-use crate::core::secrets::{KeyringStore, SecretStore, DEFAULT_SERVICE, KEY, SESSION_TOKEN};
 use crate::core::{Error, Result};
-
-/// Selects the keyring service the CLI reads secrets from.
-pub const KEYRING_SERVICE_ENV: &str = "BEHEST_KEYRING_SERVICE";
 
 /// Arguments of `behest-desktop mint`.
 #[derive(Debug, clap::Args)]
@@ -81,21 +76,6 @@ pub fn run(args: MintArgs) -> ExitCode {
     }
 }
 
-/// Secrets from the keyring, read only when the environment does not already decide the mode.
-async fn stored_secrets(env: &Env, settings: &Settings, service: String) -> StoredSecrets {
-    let token_url = env.get(env::BEHEST_TOKEN_URL).is_some() || settings.token_url.is_some();
-    let env_decides =
-        env.key().is_some() || (token_url && env.get(env::BEHEST_SESSION_TOKEN).is_some());
-    if env_decides {
-        return StoredSecrets::default();
-    }
-    let store = KeyringStore::new(service);
-    // An unreadable keyring counts as empty: the resolution then names what is missing.
-    let key = store.get(KEY).await.ok().flatten();
-    let session_token = store.get(SESSION_TOKEN).await.ok().flatten();
-    StoredSecrets { key, session_token }
-}
-
 fn params(args: &MintArgs) -> Result<MintParams> {
     let ttl = match args.ttl {
         Some(n) if !(1..=config::MAX_TTL_SECS).contains(&n) => {
@@ -127,46 +107,20 @@ fn params(args: &MintArgs) -> Result<MintParams> {
 }
 
 async fn mint(args: &MintArgs) -> Result<(&'static str, Minted)> {
-    let process_env = Env::from_process();
-    let settings = Settings::load(&config::settings_path()?)?;
-    let service =
-        std::env::var(KEYRING_SERVICE_ENV).unwrap_or_else(|_| DEFAULT_SERVICE.to_string());
-    let stored = stored_secrets(&process_env, &settings, service).await;
-    let config = Config::resolve(&process_env, &settings, &stored)?;
+    let config = Loaded::from_process().await?.resolve()?;
     let params = params(args)?;
-    let gateway = match config.mode {
-        AuthMode::Demo => Some(demo_gateway().await?),
-        _ => None,
-    };
-    let demo = gateway.as_ref().map(demo_key);
+    let demo = DemoGateway::for_config(&config, &DemoOptions::headless()).await?;
     let client = crate::core::http::shared_client()?;
     let result = async {
-        let minter = minter_for(&config, demo.as_ref(), client, Arc::new(SystemClock))?;
+        let credentials = demo.as_ref().map(|d| &d.credentials);
+        let minter = minter_for(&config, credentials, client, Arc::new(SystemClock))?;
         minter.mint(&params).await.map(|m| (minter.mode(), m))
     }
     .await;
-    if let Some(gw) = gateway {
+    if let Some(gw) = demo {
         gw.shutdown().await;
     }
     result
-}
-
-async fn demo_gateway() -> Result<GatewayHandle> {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-    Gateway::spawn(GatewayConfig::demo()?, addr).await
-}
-
-fn demo_key(gw: &GatewayHandle) -> DemoCredentials {
-    let c = gw.credentials();
-    DemoCredentials {
-        base_url: c.base_url,
-        signing: SigningConfig {
-            pem: c.signing_key_pem,
-            kid: c.kid,
-            tenant_id: c.tenant_id,
-            project_id: c.project_id,
-        },
-    }
 }
 
 fn print(args: &MintArgs, mode: &str, minted: &Minted) -> Result<()> {

@@ -56,6 +56,9 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             commands::history::update_conversation,
             commands::history::delete_conversation,
             commands::history::export_conversation,
+            commands::update::check_for_update,
+            commands::dev::run_check,
+            commands::dev::recent_requests,
         ])
 }
 
@@ -111,7 +114,7 @@ pub fn run_app() -> std::process::ExitCode {
     // The updater reads `plugins.updater` (endpoint, public key) from the config; it is added
     // here, not in `app_builder`, so the mock-runtime tests need no updater config.
     #[cfg(any(target_os = "linux", target_os = "macos", windows))]
-    let builder = builder.plugin(tauri_plugin_updater::Builder::new().build());
+    let builder = commands::update::register(builder);
     let app = match app_builder(builder, state).build(context()) {
         Ok(app) => app,
         Err(error) => {

@@ -40,6 +40,7 @@ fn backend_in(dir: &std::path::Path, env: Env) -> Arc<Backend> {
         demo: DemoOptions {
             chunk_delay: std::time::Duration::ZERO,
             faults: true,
+            record_requests: 1_000,
         },
         http: build_client(HttpOptions::default()).unwrap_or_else(|e| panic!("http client: {e}")),
     };

@@ -8,6 +8,7 @@
 
 use rusqlite::params;
 
+use super::requests::Exchange;
 use super::types::{
     ChatInput, ChatSummary, ConversationDraft, ConversationItem, ConversationView, MessageView,
 };
@@ -107,6 +108,7 @@ impl Backend {
         send.thread_id = exchange.conversation().thread_header().map(str::to_string);
 
         let mut metrics = Metrics::default();
+        let began = std::time::Instant::now();
         let result = link
             .chat
             .send(&send, guard.token(), |event| {
@@ -128,6 +130,8 @@ impl Backend {
                 sink(event)
             })
             .await;
+        self.requests
+            .record(Exchange::chat(&link.base_url, began.elapsed(), &result));
         let conversation_id = exchange.conversation().id.clone();
         let user_message_id = exchange.user_message_id().to_string();
         let assistant_message_id = exchange.message_id().to_string();

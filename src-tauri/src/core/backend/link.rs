@@ -10,44 +10,21 @@ use std::time::Duration;
 
 use tokio::sync::Mutex as AsyncMutex;
 
-use crate::core::auth::{self, DemoCredentials, Minter, SystemClock};
+use crate::core::auth::{self, Minter, SystemClock};
 use crate::core::chat::{ChatClient, ChatConfig};
-use crate::core::config::{AuthMode, Config, Env, Settings, SigningConfig, StoredSecrets};
-use crate::core::gateway::{DemoResponder, Gateway, GatewayConfig, GatewayHandle};
-use crate::core::secrets::{self, MemoryStore, SecretStore};
+use crate::core::config::load::{self, KeyringRead, Loaded};
+use crate::core::config::{AuthMode, Config, Env, Settings};
+use crate::core::gateway::GatewayHandle;
+use crate::core::secrets::{MemoryStore, SecretStore};
 use crate::core::session::{Session, SessionOptions};
 use crate::core::token::{Bearer, BoxFuture, TokenSource};
-use crate::core::{Error, Result};
+use crate::core::Result;
 
-/// Knobs of the built-in demo gateway (read from the environment by the app).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DemoOptions {
-    /// Pause between streamed words (`BEHEST_DEMO_DELAY_MS`); zero streams at full speed.
-    pub chunk_delay: Duration,
-    /// Enable the gateway's fault scripting route `/__behest/faults` (`BEHEST_DEMO_FAULTS=1`),
-    /// for end-to-end tests only.
-    pub faults: bool,
-}
+use super::requests::{MintTarget, RecordingMinter, RequestLog};
 
-/// Environment variable: milliseconds between the demo gateway's streamed words.
-pub const DEMO_DELAY_ENV: &str = "BEHEST_DEMO_DELAY_MS";
-/// Environment variable: `1` enables fault scripting on the demo gateway.
-pub const DEMO_FAULTS_ENV: &str = "BEHEST_DEMO_FAULTS";
-
-impl DemoOptions {
-    /// Reads [`DEMO_DELAY_ENV`] and [`DEMO_FAULTS_ENV`] from the process environment.
-    pub fn from_process_env() -> Self {
-        let delay = std::env::var(DEMO_DELAY_ENV)
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(0);
-        let faults = std::env::var(DEMO_FAULTS_ENV).is_ok_and(|v| v.trim() == "1");
-        DemoOptions {
-            chunk_delay: Duration::from_millis(delay.min(10_000)),
-            faults,
-        }
-    }
-}
+pub use crate::core::config::load::{
+    demo_credentials, stored_secrets, DemoOptions, DEMO_DELAY_ENV, DEMO_FAULTS_ENV,
+};
 
 /// The demo gateway of this process, started on first need.
 #[derive(Default)]
@@ -61,14 +38,7 @@ impl DemoSlot {
         if let Some(handle) = slot.as_ref() {
             return Ok(Arc::clone(handle));
         }
-        let mut config = tokio::task::spawn_blocking(GatewayConfig::demo)
-            .await
-            .map_err(|_| Error::Crypto("generating the demo gateway's keys failed".into()))??;
-        config.responder = Arc::new(DemoResponder::new(options.chunk_delay));
-        config.faults_enabled = options.faults;
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        let handle = Arc::new(Gateway::spawn(config, addr).await?);
-        tracing::info!(base_url = %handle.base_url(), "demo gateway started");
+        let handle = Arc::new(load::spawn_demo_gateway(options).await?);
         *slot = Some(Arc::clone(&handle));
         Ok(handle)
     }
@@ -105,15 +75,9 @@ pub fn mode_name(mode: &AuthMode) -> &'static str {
     }
 }
 
-/// The secrets config resolution reads.
-pub async fn stored_secrets(store: &dyn SecretStore) -> Result<StoredSecrets> {
-    Ok(StoredSecrets {
-        key: store.get(secrets::KEY).await?,
-        session_token: store.get(secrets::SESSION_TOKEN).await?,
-    })
-}
-
-/// Builds a connection from the environment, settings and stored secrets.
+/// Builds a connection from the environment, settings and stored secrets (loaded by
+/// [`Loaded::from_parts`]; a secret store that cannot be read is an error here, so a keyring
+/// hiccup never silently turns a configured app into the demo).
 pub async fn connect(
     env: &Env,
     settings: &Settings,
@@ -121,34 +85,30 @@ pub async fn connect(
     demo: &DemoSlot,
     demo_options: &DemoOptions,
     http: &reqwest::Client,
+    requests: &Arc<RequestLog>,
 ) -> Result<Link> {
-    let stored = stored_secrets(store.as_ref()).await?;
-    let config = Config::resolve(env, settings, &stored)?;
-    let (base_url, credentials) = if config.mode == AuthMode::Demo {
-        let gateway = demo.ensure(demo_options).await?;
-        let c = gateway.credentials();
-        let signing = SigningConfig {
-            pem: c.signing_key_pem,
-            kid: c.kid,
-            tenant_id: c.tenant_id,
-            project_id: c.project_id,
-        };
-        (
-            c.base_url.clone(),
-            Some(DemoCredentials {
-                base_url: c.base_url,
-                signing,
-            }),
-        )
+    let loaded = Loaded::from_parts(env.clone(), settings.clone(), store.as_ref()).await;
+    if let KeyringRead::Failed(error) = loaded.keyring {
+        return Err(error);
+    }
+    let config = loaded.resolve()?;
+    let credentials = if config.mode == AuthMode::Demo {
+        Some(demo_credentials(&*demo.ensure(demo_options).await?))
     } else {
-        (config.base_url.clone(), None)
+        None
     };
+    let base_url = load::chat_origin(&config, credentials.as_ref());
     let minter = auth::minter_for(
         &config,
         credentials.as_ref(),
         http.clone(),
         Arc::new(SystemClock),
     )?;
+    let minter = RecordingMinter::wrap(
+        minter,
+        MintTarget::of(&config, &base_url),
+        Arc::clone(requests),
+    );
     // Demo tokens are signed for a gateway that lives as long as this process: keep them in
     // memory rather than leaving one keyring entry per run.
     let token_store: Arc<dyn SecretStore> = if config.mode == AuthMode::Demo {

@@ -10,7 +10,9 @@
 //! - Keyring and SQLite work runs off the async workers (the stores guarantee it).
 
 pub mod conversations;
+mod dev;
 pub mod link;
+pub mod requests;
 pub mod types;
 
 use std::sync::{Arc, RwLock};
@@ -54,6 +56,7 @@ pub struct Backend {
     settings: RwLock<Settings>,
     link: RwLock<std::result::Result<Arc<link::Link>, String>>,
     ready: tokio::sync::watch::Sender<bool>,
+    requests: Arc<requests::RequestLog>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -88,6 +91,7 @@ impl Backend {
             settings: RwLock::new(settings),
             link: RwLock::new(Err("still connecting".into())),
             ready: tokio::sync::watch::channel(false).0,
+            requests: Arc::default(),
         })
     }
 
@@ -124,6 +128,7 @@ impl Backend {
             &self.demo,
             &self.demo_options,
             &self.http,
+            &self.requests,
         )
         .await?;
         self.set_link(Ok(Arc::new(link)));

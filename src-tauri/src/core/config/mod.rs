@@ -10,6 +10,7 @@
 
 pub mod detect;
 pub mod env;
+pub mod load;
 pub mod origin;
 pub mod settings;
 

@@ -151,6 +151,10 @@ pub struct GatewayConfig {
     /// Refuse tokens whose `exp - iat` exceeds this many seconds (none: any lifetime, as the
     /// SDK signs whatever ttl it is given).
     pub max_token_lifetime_secs: Option<u64>,
+    /// How many requests [`GatewayHandle::requests`](super::GatewayHandle::requests) keeps (the
+    /// newest); 0 records nothing. Tests keep many; the app's demo mode keeps few, so a gateway
+    /// that runs all day holds bounded memory.
+    pub max_recorded_requests: usize,
 }
 
 impl std::fmt::Debug for GatewayConfig {
@@ -166,6 +170,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("issuers", &self.issuers)
             .field("leeway_secs", &self.leeway_secs)
             .field("faults_enabled", &self.faults_enabled)
+            .field("max_recorded_requests", &self.max_recorded_requests)
             .finish_non_exhaustive()
     }
 }
@@ -223,6 +228,7 @@ impl GatewayConfig {
             refuse_origin_with_403: false,
             auth_service_envelope: EnvelopeStyle::Flat,
             max_token_lifetime_secs: None,
+            max_recorded_requests: super::record::MAX_RECORDED_REQUESTS,
         })
     }
 

@@ -91,17 +91,36 @@ pub fn redact_body(body: &[u8]) -> String {
     scrub(&String::from_utf8_lossy(cut))
 }
 
-/// The recorded requests, in completion order (the last [`MAX_RECORDED_REQUESTS`]).
-#[derive(Debug, Default)]
+/// The recorded requests, in completion order (the newest `limit`, by default
+/// [`MAX_RECORDED_REQUESTS`]).
+#[derive(Debug)]
 pub struct Recorder {
     requests: Mutex<VecDeque<RecordedRequest>>,
+    limit: usize,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder::with_limit(MAX_RECORDED_REQUESTS)
+    }
 }
 
 impl Recorder {
-    /// Keeps one request.
+    /// A recorder keeping the newest `limit` requests (0: none).
+    pub fn with_limit(limit: usize) -> Self {
+        Recorder {
+            requests: Mutex::new(VecDeque::new()),
+            limit,
+        }
+    }
+
+    /// Keeps one request, dropping the oldest beyond the limit.
     pub fn push(&self, request: RecordedRequest) {
+        if self.limit == 0 {
+            return;
+        }
         let mut all = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-        if all.len() >= MAX_RECORDED_REQUESTS {
+        while all.len() >= self.limit {
             all.pop_front();
         }
         all.push_back(request);
@@ -147,6 +166,20 @@ mod tests {
         let all = r.all();
         assert_eq!(all.len(), MAX_RECORDED_REQUESTS);
         assert_eq!(all[0].trace_id, "1");
+
+        let small = Recorder::with_limit(3);
+        let none = Recorder::with_limit(0);
+        for i in 0..10 {
+            let one = RecordedRequest {
+                trace_id: i.to_string(),
+                ..req.clone()
+            };
+            small.push(one.clone());
+            none.push(one);
+        }
+        let kept: Vec<String> = small.all().into_iter().map(|r| r.trace_id).collect();
+        assert_eq!(kept, ["7", "8", "9"]);
+        assert!(none.all().is_empty());
     }
 
     #[test]

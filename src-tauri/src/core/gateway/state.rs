@@ -157,7 +157,7 @@ impl GatewayState {
             usage: UsageStore::default(),
             limits: Limiter::default(),
             faults: Faults::new(config.faults_enabled),
-            recorder: Recorder::default(),
+            recorder: Recorder::with_limit(config.max_recorded_requests),
             shutdown: tokio_util::sync::CancellationToken::new(),
             config,
         })

@@ -4,10 +4,12 @@
 
 pub mod app;
 pub mod chat;
+pub mod dev;
 pub mod history;
+pub mod update;
 
 /// The app's commands, as `build.rs` and `capabilities/default.json` name them.
-pub const NAMES: [&str; 19] = [
+pub const NAMES: [&str; 22] = [
     "app_status",
     "mint",
     "copy_token",
@@ -27,4 +29,7 @@ pub const NAMES: [&str; 19] = [
     "update_conversation",
     "delete_conversation",
     "export_conversation",
+    "check_for_update",
+    "run_check",
+    "recent_requests",
 ];

@@ -1,0 +1,414 @@
+//! The developer panel's request log: the last [`DEFAULT_CAPACITY`] exchanges the backend made
+//! (token mints and signings, chats, check runs), in a small bounded ring buffer, plus
+//! [`RecordingMinter`], which records every token the connection obtains.
+//!
+//! Invariants: a record holds only the method, the origin and path of the URL (never its query,
+//! fragment or user info), the status, the timing, the trace id and a scrubbed, shortened error
+//! message; never a header, a body, a token or a key. The buffer never grows past its capacity
+//! (the oldest record is dropped); its lock is a std mutex held only to push or copy, never
+//! across an await.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::core::auth::{MintParams, Minted, Minter};
+use crate::core::chat::{ChatFailure, ChatOutcome, ChatStatus};
+use crate::core::config::{AuthMode, Config};
+use crate::core::protocol::paths;
+use crate::core::redact::{excerpt, scrub};
+use crate::core::token::BoxFuture;
+use crate::core::{Error, Result};
+
+/// How many exchanges the app keeps.
+pub const DEFAULT_CAPACITY: usize = 50;
+/// Longest error message kept, in characters.
+const MAX_ERROR: usize = 160;
+/// Longest trace id kept, in characters.
+const MAX_TRACE: usize = 128;
+
+/// What an exchange was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RequestKind {
+    /// The API-key mint (`POST {base}/v1/auth/mint`).
+    Mint,
+    /// The integrator's token endpoint.
+    Token,
+    /// A token signed locally (local signing and demo modes; no HTTP).
+    Sign,
+    /// A chat completion.
+    Chat,
+    /// A run of the configuration checks.
+    Check,
+}
+
+/// One recorded exchange, as `recent_requests` returns it (camelCase JSON).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestRecord {
+    /// Increases by one per record in this process.
+    pub id: u64,
+    /// When it started, Unix ms.
+    pub at_ms: i64,
+    /// What it was for.
+    pub kind: RequestKind,
+    /// `POST`, `GET`, or `SIGN` / `RUN` for the exchanges that are not one HTTP request.
+    pub method: &'static str,
+    /// `scheme://host[:port]` of the URL, when it was an HTTP request.
+    pub origin: Option<String>,
+    /// The URL's path (no query), or what was done for exchanges that are not HTTP.
+    pub path: String,
+    /// The HTTP status when known: failures carry theirs; `None` with `ok` means a 2xx answer.
+    pub status: Option<u16>,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// How long it took, ms (for a chat: the whole stream).
+    pub duration_ms: u64,
+    /// `X-Trace-Id` of the answer.
+    pub trace_id: Option<String>,
+    /// Why it failed (scrubbed and shortened).
+    pub error: Option<String>,
+}
+
+/// An exchange to record (the log assigns the id and cleans the fields).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exchange {
+    /// What it was for.
+    pub kind: RequestKind,
+    /// The method (see [`RequestRecord::method`]).
+    pub method: &'static str,
+    /// The full URL, or a description for exchanges that are not HTTP.
+    pub url: String,
+    /// The HTTP status when known.
+    pub status: Option<u16>,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// How long it took.
+    pub duration: Duration,
+    /// The answer's trace id.
+    pub trace_id: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+impl Exchange {
+    /// A successful exchange.
+    pub fn ok(kind: RequestKind, method: &'static str, url: impl Into<String>) -> Self {
+        Exchange {
+            kind,
+            method,
+            url: url.into(),
+            status: None,
+            ok: true,
+            duration: Duration::ZERO,
+            trace_id: None,
+            error: None,
+        }
+    }
+
+    /// Marks it failed with `error` (its status and trace id when it carries them).
+    pub fn failed(mut self, error: &Error) -> Self {
+        self.ok = false;
+        self.status = error.http().map(|f| f.status).filter(|s| *s != 0);
+        self.trace_id = error.trace_id().map(str::to_string).or(self.trace_id);
+        self.error = Some(error.to_string());
+        self
+    }
+
+    /// Sets how long it took.
+    pub fn took(mut self, duration: Duration) -> Self {
+        self.duration = duration;
+        self
+    }
+
+    /// A chat to `base` that ended with `result`.
+    pub fn chat(
+        base: &str,
+        duration: Duration,
+        result: &std::result::Result<ChatOutcome, ChatFailure>,
+    ) -> Self {
+        let url = format!("{}{}", base.trim_end_matches('/'), paths::CHAT);
+        let exchange = Exchange::ok(RequestKind::Chat, "POST", url).took(duration);
+        match result {
+            Ok(outcome) => {
+                let mut e = exchange;
+                e.trace_id = outcome.trace_id.clone();
+                if let ChatStatus::Interrupted { .. } = outcome.status {
+                    e.ok = false;
+                    e.error = Some("the stream broke; the partial answer was kept".into());
+                } else if outcome.status == ChatStatus::Cancelled {
+                    e.error = Some("stopped".into());
+                }
+                e
+            }
+            Err(failure) => {
+                let mut e = exchange.failed(&failure.error);
+                e.trace_id = e.trace_id.or_else(|| failure.trace_id.clone());
+                e
+            }
+        }
+    }
+}
+
+/// Where a mode's tokens come from, for [`RecordingMinter`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MintTarget {
+    kind: RequestKind,
+    method: &'static str,
+    url: String,
+}
+
+impl MintTarget {
+    /// The target of `config`'s mode; `base_url` is where chats go.
+    pub fn of(config: &Config, base_url: &str) -> Self {
+        match &config.mode {
+            AuthMode::TokenEndpoint { url, .. } => MintTarget {
+                kind: RequestKind::Token,
+                method: "POST",
+                url: url.clone(),
+            },
+            AuthMode::ApiKey { .. } => MintTarget {
+                kind: RequestKind::Mint,
+                method: "POST",
+                url: format!("{}{}", base_url.trim_end_matches('/'), paths::MINT),
+            },
+            AuthMode::LocalSign(_) | AuthMode::Demo => MintTarget {
+                kind: RequestKind::Sign,
+                method: "SIGN",
+                url: "signed locally (RS256)".into(),
+            },
+        }
+    }
+}
+
+/// The bounded log.
+#[derive(Debug)]
+pub struct RequestLog {
+    ring: Mutex<Ring>,
+    capacity: usize,
+}
+
+/// The records and the next id, under one lock so ids follow the order of the records.
+#[derive(Debug, Default)]
+struct Ring {
+    records: VecDeque<RequestRecord>,
+    last_id: u64,
+}
+
+impl Default for RequestLog {
+    fn default() -> Self {
+        RequestLog::new(DEFAULT_CAPACITY)
+    }
+}
+
+impl RequestLog {
+    /// A log keeping the last `capacity` exchanges (at least one).
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        RequestLog {
+            ring: Mutex::new(Ring {
+                records: VecDeque::with_capacity(capacity),
+                last_id: 0,
+            }),
+            capacity,
+        }
+    }
+
+    /// How many exchanges it keeps.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Records an exchange that ended now, dropping the oldest record when full.
+    pub fn record(&self, exchange: Exchange) {
+        let (origin, path) = split_url(&exchange.url);
+        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let took_ms = i128::try_from(exchange.duration.as_millis()).unwrap_or(0);
+        let mut record = RequestRecord {
+            id: 0,
+            at_ms: i64::try_from(now_ms - took_ms).unwrap_or(0),
+            kind: exchange.kind,
+            method: exchange.method,
+            origin,
+            path,
+            status: exchange.status,
+            ok: exchange.ok,
+            duration_ms: u64::try_from(exchange.duration.as_millis()).unwrap_or(u64::MAX),
+            trace_id: exchange
+                .trace_id
+                .map(|t| excerpt(&scrub(t.trim()), MAX_TRACE))
+                .filter(|t| !t.is_empty()),
+            error: exchange.error.map(|e| excerpt(&scrub(&e), MAX_ERROR)),
+        };
+        if let Ok(mut ring) = self.ring.lock() {
+            ring.last_id += 1;
+            record.id = ring.last_id;
+            while ring.records.len() >= self.capacity {
+                ring.records.pop_front();
+            }
+            ring.records.push_back(record);
+        }
+    }
+
+    /// Up to `limit` records, newest first.
+    pub fn recent(&self, limit: usize) -> Vec<RequestRecord> {
+        self.ring
+            .lock()
+            .map(|r| r.records.iter().rev().take(limit).cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// `(origin, path)` of an absolute http(s) URL, without user info, query or fragment; a text
+/// that is not such a URL is a description and kept as the path (scrubbed).
+fn split_url(text: &str) -> (Option<String>, String) {
+    match url::Url::parse(text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+            (Some(u.origin().ascii_serialization()), u.path().to_string())
+        }
+        _ => (None, excerpt(&scrub(text), MAX_ERROR)),
+    }
+}
+
+/// A [`Minter`] that records each token it obtains in a [`RequestLog`].
+pub struct RecordingMinter {
+    inner: Arc<dyn Minter>,
+    target: MintTarget,
+    log: Arc<RequestLog>,
+}
+
+impl RecordingMinter {
+    /// Wraps `inner`, recording into `log` as `target`.
+    pub fn wrap(
+        inner: Arc<dyn Minter>,
+        target: MintTarget,
+        log: Arc<RequestLog>,
+    ) -> Arc<dyn Minter> {
+        Arc::new(RecordingMinter { inner, target, log })
+    }
+}
+
+impl Minter for RecordingMinter {
+    fn mode(&self) -> &'static str {
+        self.inner.mode()
+    }
+
+    fn scope(&self) -> String {
+        self.inner.scope()
+    }
+
+    fn mint<'a>(&'a self, params: &'a MintParams) -> BoxFuture<'a, Result<Minted>> {
+        Box::pin(async move {
+            let began = Instant::now();
+            let result = self.inner.mint(params).await;
+            let t = &self.target;
+            let exchange = Exchange::ok(t.kind, t.method, t.url.clone()).took(began.elapsed());
+            self.log.record(match &result {
+                Ok(_) => exchange,
+                Err(error) => exchange.failed(error),
+            });
+            result
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::HttpFailure;
+
+    fn chat_at(url: &str) -> Exchange {
+        Exchange::ok(RequestKind::Chat, "POST", url)
+    }
+
+    #[test]
+    fn the_ring_keeps_the_last_records_newest_first() {
+        let log = RequestLog::new(3);
+        for i in 0..5 {
+            log.record(chat_at(&format!("http://127.0.0.1:9/v1/n{i}")));
+        }
+        let recent = log.recent(10);
+        assert_eq!(recent.len(), 3);
+        let paths: Vec<&str> = recent.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(paths, ["/v1/n4", "/v1/n3", "/v1/n2"]);
+        assert_eq!(recent[0].id, 5);
+        assert_eq!(log.recent(1).len(), 1);
+        assert_eq!(RequestLog::new(0).capacity(), 1);
+    }
+
+    #[test]
+    fn urls_lose_their_query_fragment_and_user_info() {
+        let log = RequestLog::default();
+        log.record(chat_at(
+            "https://user:SENTINEL_PW@api.example.com:8443/api/token?key=SENTINEL_Q#frag",
+        ));
+        let r = &log.recent(1)[0];
+        assert_eq!(r.origin.as_deref(), Some("https://api.example.com:8443"));
+        assert_eq!(r.path, "/api/token");
+        let json = serde_json::to_string(r).unwrap_or_default();
+        assert!(!json.contains("SENTINEL"), "{json}");
+        assert!(json.contains("\"durationMs\""), "{json}");
+    }
+
+    #[test]
+    fn a_failure_keeps_status_and_trace_and_scrubs_its_message() {
+        let failure = HttpFailure {
+            status: 429,
+            code: None,
+            message: "slow down eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2ln".into(),
+            trace_id: Some("tr-429".into()),
+            retry_after: None,
+            details: None,
+        };
+        let error = Error::RateLimited(Box::new(failure));
+        let log = RequestLog::default();
+        log.record(chat_at("http://127.0.0.1:1/v1/chat/completions").failed(&error));
+        let r = &log.recent(1)[0];
+        assert!(!r.ok);
+        assert_eq!(r.status, Some(429));
+        assert_eq!(r.trace_id.as_deref(), Some("tr-429"));
+        assert!(!r.error.clone().unwrap_or_default().contains("eyJhbGci"));
+        // A network failure has no status.
+        log.record(chat_at("http://127.0.0.1:1/").failed(&Error::Network("refused".into())));
+        assert_eq!(log.recent(1)[0].status, None);
+    }
+
+    #[test]
+    fn a_description_is_kept_as_the_path_without_an_origin() {
+        let log = RequestLog::default();
+        log.record(Exchange::ok(
+            RequestKind::Sign,
+            "SIGN",
+            "signed locally (RS256)",
+        ));
+        let r = &log.recent(1)[0];
+        assert_eq!(r.origin, None);
+        assert_eq!(r.path, "signed locally (RS256)");
+        assert_eq!(r.kind, RequestKind::Sign);
+    }
+
+    #[test]
+    fn concurrent_records_never_exceed_the_capacity() {
+        let log = Arc::new(RequestLog::new(8));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let log = Arc::clone(&log);
+                std::thread::spawn(move || {
+                    for _ in 0..100 {
+                        log.record(chat_at("http://127.0.0.1:1/x"));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            assert!(t.join().is_ok());
+        }
+        let recent = log.recent(100);
+        assert_eq!(recent.len(), 8);
+        assert!(recent.windows(2).all(|w| w[0].id > w[1].id));
+        assert_eq!(recent[0].id, 400);
+    }
+}

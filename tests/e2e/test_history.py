@@ -1,0 +1,118 @@
+"""End-to-end tests of the history in the real webview: a chat recorded by the headless `chat`
+command shows up in the app's sidebar search (by a word only answers contain), opens, and
+exports as Markdown and as versioned JSON.
+
+Runs after test_app.py (pytest takes the files in order) in the same hermetic data dir that
+tests/e2e/run.sh prepares (BEHEST_DATA_DIR), and reuses its helpers.
+"""
+
+import json
+import os
+import subprocess
+
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from test_app import APP, assistant_messages, invoke, launch, require_environment, shot
+
+PROMPT = "Tell me about quokkas"
+
+
+def headless_chat(*args):
+    require_environment()
+    data_dir = os.environ.get("BEHEST_DATA_DIR", "")
+    assert data_dir, "BEHEST_DATA_DIR is not set: run tests/e2e/run.sh"
+    done = subprocess.run(
+        [APP, "chat", *args], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+    )
+    assert done.returncode == 0, done.stderr
+    ids = [line.split(": ", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("conversation: ")]
+    assert len(ids) == 1, done.stderr
+    return ids[0], done.stdout
+
+
+def search(driver, text):
+    box = driver.find_element(By.ID, "search-input")
+    box.clear()
+    box.send_keys(text)
+
+
+def result_titles(driver):
+    """The listed titles, read in one script (the list is redrawn as the search settles)."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#conversation-list .conv-item .conv-open')]"
+        ".map((e) => (e.firstChild ? e.firstChild.textContent : ''))"
+    )
+
+
+def showing_results(driver):
+    """Whether the list shows search results (grouped under "Results"), not the plain list."""
+    return driver.execute_script(
+        "const g = document.querySelector('#conversation-list .conv-group');"
+        "return !!g && g.textContent === 'Results'"
+    )
+
+
+def result_snippets(driver):
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#conversation-list .conv-snippet')].map((e) => e.textContent)"
+    )
+
+
+def open_first_result(driver):
+    """Clicks the first result until its conversation is open (a late redraw of the list can
+    swallow a click)."""
+    if open_title(driver) == PROMPT:
+        return True
+    try:
+        driver.find_element(By.CSS_SELECTOR, "#conversation-list .conv-item .conv-open").click()
+    except (StaleElementReferenceException, NoSuchElementException):
+        return False
+    return open_title(driver) == PROMPT
+
+
+def open_title(driver):
+    return driver.execute_script("return document.getElementById('conv-title').textContent")
+
+
+def test_sidebar_search_finds_a_headless_answer_and_opens_it():
+    conversation, answer = headless_chat(PROMPT)
+    assert "> " + PROMPT in answer
+    driver = launch()
+    try:
+        # "exercises" appears in every demo answer and in no prompt: only answer text matches it.
+        search(driver, "exercises")
+        WebDriverWait(driver, 10).until(lambda d: showing_results(d) and PROMPT in result_titles(d))
+        snippets = result_snippets(driver)
+        assert any("exercises" in s for s in snippets), snippets
+        shot(driver, "20-search-answer-word")
+
+        search(driver, "quokkas")
+        WebDriverWait(driver, 10).until(lambda d: showing_results(d) and result_titles(d) == [PROMPT])
+        WebDriverWait(driver, 10).until(open_first_result)
+        user = driver.find_element(By.CSS_SELECTOR, "#thread .msg.user .bubble")
+        assert user.text == PROMPT
+        answers = assistant_messages(driver)
+        assert len(answers) == 1 and "quokkas" in answers[0].text
+        assert "Local demo gateway" in answers[0].find_element(By.CSS_SELECTOR, ".md h2").text
+        shot(driver, "21-search-opened")
+
+        markdown = invoke(driver, "export_conversation", {"id": conversation, "format": "md"})
+        assert markdown["ok"], markdown
+        assert PROMPT in markdown["value"] and "Local demo gateway" in markdown["value"]
+        exported = invoke(driver, "export_conversation", {"id": conversation, "format": "json"})
+        assert exported["ok"], exported
+        doc = json.loads(exported["value"])
+        assert doc["format"] == "behest-desktop-history" and doc["version"] == 1
+        [entry] = doc["conversations"]
+        assert entry["id"] == conversation
+        roles = [m["role"] for m in entry["messages"]]
+        assert roles == ["user", "assistant"]
+        assert entry["messages"][1]["status"] == "complete"
+        assert entry["messages"][1]["content"].rstrip() == answer.rstrip()
+    except Exception:
+        shot(driver, "29-history-failure")
+        raise
+    finally:
+        driver.quit()
