@@ -236,6 +236,24 @@ async fn demo_mode_starts_a_gateway_whose_key_the_minter_signs_with() {
         .await
         .unwrap();
     assert_eq!(answer.status(), 200, "the gateway accepts the demo token");
+
+    // A long conversation (the app resends it whole) is answered, and chatting quickly is not
+    // throttled by the tier's per-minute limit (15 requests here, more than the free tier's 10).
+    let long = "word ".repeat(400_000);
+    let body = serde_json::json!({"messages": [
+        {"role": "user", "content": long}, {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": "and now?"}
+    ]});
+    for i in 0..15 {
+        let answer = http
+            .post(format!("{}/v1/chat/completions", demo.handle.base_url()))
+            .bearer_auth(minted.token.expose())
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "request {i} of a 2 MB conversation");
+    }
     demo.shutdown().await;
 
     let env = Env::from_pairs([(env::BEHEST_KEY, API_KEY)]);

@@ -133,6 +133,10 @@ impl Loaded {
     }
 }
 
+/// The largest chat request the demo gateway accepts: a conversation of several megabytes of
+/// history still gets an answer.
+pub const DEMO_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
 /// Knobs of the in-process demo gateway.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DemoOptions {
@@ -181,6 +185,19 @@ pub async fn spawn_demo_gateway(options: &DemoOptions) -> Result<GatewayHandle> 
     config.responder = Arc::new(DemoResponder::new(options.chunk_delay));
     config.faults_enabled = options.faults;
     config.max_recorded_requests = options.record_requests;
+    // The demo is for chatting, not for exercising quotas: every tier gets the documented `max`
+    // limits, and a long conversation (the app resends it whole) is not refused for its size.
+    if let Some(max) = crate::core::gateway::config::default_tier_limits()
+        .get("max")
+        .copied()
+    {
+        for project in &mut config.projects {
+            for limits in project.tier_limits.values_mut() {
+                *limits = max;
+            }
+        }
+    }
+    config.max_body_bytes = DEMO_MAX_BODY_BYTES;
     let handle = Gateway::spawn(config, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     tracing::info!(base_url = %handle.base_url(), "demo gateway started");
     Ok(handle)
