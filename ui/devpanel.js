@@ -238,7 +238,13 @@ async function runChecks(event) {
   summary.textContent = "Running…";
   const origins = $("dev-origins").value.split(/[\s,]+/).filter(Boolean);
   try {
-    const report = await api.runCheck(origins, (result) => list.append(checkItem(result)));
+    // Channel messages can arrive after the command's answer: once the report is in, this
+    // run's late progress messages must not add duplicate rows.
+    let answered = false;
+    const report = await api.runCheck(origins, (result) => {
+      if (!answered) list.append(checkItem(result));
+    });
+    answered = true;
     // The report is authoritative: redraw from it in case a streamed message was missed.
     list.replaceChildren(...report.checks.map(checkItem));
     const failed = report.checks.filter((c) => !c.ok).length;
