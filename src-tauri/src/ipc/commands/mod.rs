@@ -9,27 +9,4 @@ pub mod history;
 pub mod update;
 
 /// The app's commands, as `build.rs` and `capabilities/default.json` name them.
-pub const NAMES: [&str; 22] = [
-    "app_status",
-    "mint",
-    "copy_token",
-    "chat",
-    "cancel_chat",
-    "render_markdown",
-    "get_settings",
-    "update_settings",
-    "set_secret",
-    "sign_out",
-    "open_external",
-    "list_conversations",
-    "search_conversations",
-    "get_conversation",
-    "create_conversation",
-    "rename_conversation",
-    "update_conversation",
-    "delete_conversation",
-    "export_conversation",
-    "check_for_update",
-    "run_check",
-    "recent_requests",
-];
+pub const NAMES: [&str; 22] = include!("names.rs");

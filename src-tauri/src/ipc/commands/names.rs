@@ -1,0 +1,26 @@
+// The app's own commands: the one list that build.rs declares to Tauri's ACL and
+// `ipc::commands::NAMES` exposes (both `include!` this file; it is not a module).
+[
+    "app_status",
+    "mint",
+    "copy_token",
+    "chat",
+    "cancel_chat",
+    "render_markdown",
+    "get_settings",
+    "update_settings",
+    "set_secret",
+    "sign_out",
+    "open_external",
+    "list_conversations",
+    "search_conversations",
+    "get_conversation",
+    "create_conversation",
+    "rename_conversation",
+    "update_conversation",
+    "delete_conversation",
+    "export_conversation",
+    "check_for_update",
+    "run_check",
+    "recent_requests",
+]
