@@ -9,25 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use behest_desktop::core::chat::{ChatEvent, ChatStatus, InterruptReason};
-use behest_desktop::core::gateway::responder::demo_text;
 use behest_desktop::core::gateway::{Fault, Route};
-use behest_desktop::core::protocol::chat::ChatMessage;
 use behest_desktop::core::Error;
 use chat_support::*;
 use tokio_util::sync::CancellationToken;
-
-const IDLE: Duration = Duration::from_secs(5);
-
-fn expected(prompt: &str) -> String {
-    demo_text(&[ChatMessage::new("user", prompt)])
-}
-
-fn chat_requests(gw: &behest_desktop::core::gateway::GatewayHandle) -> usize {
-    gw.requests()
-        .iter()
-        .filter(|r| r.path == "/v1/chat/completions")
-        .count()
-}
 
 #[tokio::test]
 async fn a_reset_mid_stream_keeps_the_text_and_is_not_resent() {

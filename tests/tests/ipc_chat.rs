@@ -8,40 +8,8 @@ use behest_desktop::core::backend::ChatRequestInput;
 use behest_desktop::ipc::args::Arg;
 use behest_desktop::ipc::commands::chat::chat as chat_command;
 use behest_desktop::ipc::events::StreamEvent;
-use ipc_support::{chat_request, kind, recording_channel, Harness};
-use serde_json::{json, Value};
-
-fn run_chat(
-    h: &Harness,
-    request_id: &str,
-    conversation: Option<String>,
-    request: Value,
-    replace_from: Option<String>,
-) -> (Result<Value, Value>, Vec<Value>) {
-    let (channel, seen) = recording_channel::<StreamEvent>();
-    let request: ChatRequestInput =
-        serde_json::from_value(request).unwrap_or_else(|e| panic!("request: {e}"));
-    let result = tauri::async_runtime::block_on(chat_command(
-        h.state(),
-        Arg::of(request_id.to_string()),
-        Arg::of(conversation),
-        Arg::of(request),
-        Arg::of(replace_from),
-        channel,
-    ));
-    let events = seen.lock().map(|s| s.clone()).unwrap_or_default();
-    let result = result
-        .map(|summary| serde_json::to_value(summary).unwrap_or(Value::Null))
-        .map_err(|error| serde_json::to_value(error).unwrap_or(Value::Null));
-    (result, events)
-}
-
-fn new_conversation(h: &Harness) -> String {
-    let created = h
-        .invoke("create_conversation", json!({"draft": {"title": "t"}}))
-        .unwrap_or_else(|e| panic!("{e}"));
-    created["id"].as_str().unwrap_or_default().to_string()
-}
+use ipc_support::{chat_request, kind, new_conversation, recording_channel, run_chat, Harness};
+use serde_json::json;
 
 #[test]
 fn chat_streams_events_in_order_and_records_history() {

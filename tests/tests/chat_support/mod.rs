@@ -247,3 +247,19 @@ pub async fn write(stream: &mut TcpStream, bytes: &[u8]) {
     // The client may legitimately hang up first (cancel, error); the assertions are elsewhere.
     let _ = stream.write_all(bytes).await;
 }
+
+/// The idle timeout the gateway-backed tests give the client.
+pub const IDLE: Duration = Duration::from_secs(5);
+
+/// The demo gateway's reply to a one-message conversation.
+pub fn expected(prompt: &str) -> String {
+    behest_desktop::core::gateway::responder::demo_text(&[ChatMessage::new("user", prompt)])
+}
+
+/// How many chat requests reached the gateway.
+pub fn chat_requests(gw: &GatewayHandle) -> usize {
+    gw.requests()
+        .iter()
+        .filter(|r| r.path == "/v1/chat/completions")
+        .count()
+}

@@ -161,3 +161,38 @@ pub fn kind(answer: &Answer) -> String {
 pub fn chat_request(text: &str) -> Value {
     json!({"messages": [{"role": "user", "content": text}]})
 }
+
+/// Runs the `chat` command with a recording Channel: its answer (or error) as JSON, and every
+/// event it sent.
+pub fn run_chat(
+    h: &Harness,
+    request_id: &str,
+    conversation: Option<String>,
+    request: Value,
+    replace_from: Option<String>,
+) -> (Result<Value, Value>, Vec<Value>) {
+    let (channel, seen) = recording_channel::<behest_desktop::ipc::events::StreamEvent>();
+    let request: behest_desktop::core::backend::ChatRequestInput =
+        serde_json::from_value(request).unwrap_or_else(|e| panic!("request: {e}"));
+    let result = tauri::async_runtime::block_on(behest_desktop::ipc::commands::chat::chat(
+        h.state(),
+        behest_desktop::ipc::args::Arg::of(request_id.to_string()),
+        behest_desktop::ipc::args::Arg::of(conversation),
+        behest_desktop::ipc::args::Arg::of(request),
+        behest_desktop::ipc::args::Arg::of(replace_from),
+        channel,
+    ));
+    let events = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    let result = result
+        .map(|summary| serde_json::to_value(summary).unwrap_or(Value::Null))
+        .map_err(|error| serde_json::to_value(error).unwrap_or(Value::Null));
+    (result, events)
+}
+
+/// Creates an empty conversation through the command, returning its id.
+pub fn new_conversation(h: &Harness) -> String {
+    let created = h
+        .invoke("create_conversation", json!({"draft": {"title": "t"}}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    created["id"].as_str().unwrap_or_default().to_string()
+}

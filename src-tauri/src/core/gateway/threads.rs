@@ -162,13 +162,15 @@ pub async fn list(State(state): State<Shared>, headers: HeaderMap) -> Response {
     v.attach(Json(state.threads.list(pid, uid)).into_response())
 }
 
-/// `GET /v1/threads/{id}`.
-pub async fn get(
-    State(state): State<Shared>,
+/// Authenticates, reads the thread id from the path and answers with `act(pid, uid, id)` in the
+/// caller's scope, the trace headers attached.
+fn in_scope(
+    state: &Shared,
     id: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
+    headers: &HeaderMap,
+    act: impl FnOnce(&str, &str, &str) -> Response,
 ) -> Response {
-    let v = match authenticate(&state, &headers) {
+    let v = match authenticate(state, headers) {
         Ok(v) => v,
         Err(e) => return e.into_response(),
     };
@@ -176,12 +178,24 @@ pub async fn get(
         return v.attach(ApiError::validation("malformed thread id").into_response());
     };
     let (pid, uid) = scope(&v);
-    let answer = state
-        .threads
-        .get(pid, uid, &id)
-        .map(Json)
-        .ok_or_else(missing);
-    v.attach(answer.into_response())
+    let answer = act(pid, uid, &id);
+    v.attach(answer)
+}
+
+/// `GET /v1/threads/{id}`.
+pub async fn get(
+    State(state): State<Shared>,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Response {
+    in_scope(&state, id, &headers, |pid, uid, id| {
+        state
+            .threads
+            .get(pid, uid, id)
+            .map(Json)
+            .ok_or_else(missing)
+            .into_response()
+    })
 }
 
 /// `GET /v1/threads/{id}/messages`: a JSON array.
@@ -190,20 +204,14 @@ pub async fn messages(
     id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let v = match authenticate(&state, &headers) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
-    let Ok(Path(id)) = id else {
-        return v.attach(ApiError::validation("malformed thread id").into_response());
-    };
-    let (pid, uid) = scope(&v);
-    let answer = state
-        .threads
-        .messages(pid, uid, &id)
-        .map(Json)
-        .ok_or_else(missing);
-    v.attach(answer.into_response())
+    in_scope(&state, id, &headers, |pid, uid, id| {
+        state
+            .threads
+            .messages(pid, uid, id)
+            .map(Json)
+            .ok_or_else(missing)
+            .into_response()
+    })
 }
 
 /// `DELETE /v1/threads/{id}`: 204.
@@ -212,20 +220,13 @@ pub async fn delete(
     id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let v = match authenticate(&state, &headers) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
-    let Ok(Path(id)) = id else {
-        return v.attach(ApiError::validation("malformed thread id").into_response());
-    };
-    let (pid, uid) = scope(&v);
-    let answer = if state.threads.delete(pid, uid, &id) {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(missing())
-    };
-    v.attach(answer.into_response())
+    in_scope(&state, id, &headers, |pid, uid, id| {
+        if state.threads.delete(pid, uid, id) {
+            StatusCode::NO_CONTENT.into_response()
+        } else {
+            missing().into_response()
+        }
+    })
 }
 
 #[cfg(test)]
