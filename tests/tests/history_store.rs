@@ -40,6 +40,43 @@ fn conversations_are_listed_newest_first_with_a_preview() {
     assert_eq!(history.list_conversations().unwrap()[0].id, ids[1]);
 }
 
+/// Many changes inside one millisecond (CI machines are fast enough for several): the list
+/// still follows the order of the changes, not the order of the random ids.
+#[test]
+fn same_millisecond_changes_keep_the_last_touched_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = open(dir.path());
+    let created: Vec<String> = (0..20)
+        .map(|i| {
+            history
+                .create_conversation(&format!("c{i}"), ChatParams::default())
+                .unwrap()
+                .id
+        })
+        .collect();
+    let listed: Vec<String> = history
+        .list_conversations()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let newest_first: Vec<String> = created.iter().rev().cloned().collect();
+    assert_eq!(listed, newest_first);
+    // Touch them oldest-created first by renaming: the order flips.
+    for (i, id) in created.iter().enumerate() {
+        history.rename_conversation(id, &format!("r{i}")).unwrap();
+    }
+    let listed: Vec<String> = history
+        .list_conversations()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(listed, newest_first);
+    history.rename_conversation(&created[0], "top").unwrap();
+    assert_eq!(history.list_conversations().unwrap()[0].id, created[0]);
+}
+
 #[test]
 fn rename_params_threads_and_delete() {
     let dir = tempfile::tempdir().unwrap();

@@ -176,22 +176,36 @@ pub(crate) fn load_messages(conn: &Connection, id: &str) -> Result<Vec<Message>>
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Sets `updated_at` of a conversation to `at`; errors when it does not exist.
+/// Sets `updated_at` of a conversation to `at`, or just past every other conversation's when
+/// the clock has not moved on (same millisecond, or stepped back), so the conversation touched
+/// last is always listed first; errors when it does not exist.
 pub(crate) fn touch(conn: &Connection, id: &str, at: i64) -> Result<()> {
-    let n = conn.execute(
-        "UPDATE conversations SET updated_at = max(updated_at, ?2) WHERE id = ?1",
-        params![id, at],
-    )?;
+    let n = conn
+        .prepare_cached(
+            "UPDATE conversations SET updated_at = max(updated_at, ?2, \
+             coalesce((SELECT max(updated_at) FROM conversations WHERE id <> ?1), 0) + 1) \
+             WHERE id = ?1",
+        )?
+        .execute(params![id, at])?;
     if n == 0 {
         return Err(unknown_conversation(id));
     }
     Ok(())
 }
 
+/// The `updated_at` for a new conversation: `now`, or just past the newest one.
+fn creation_stamp(conn: &Connection, now: i64) -> Result<i64> {
+    let newest: Option<i64> = conn
+        .prepare_cached("SELECT max(updated_at) FROM conversations")?
+        .query_row([], |r| r.get(0))?;
+    Ok(newest.map_or(now, |n| now.max(n + 1)))
+}
+
 impl History {
     /// Creates an empty conversation.
     pub fn create_conversation(&self, title: &str, params: ChatParams) -> Result<Conversation> {
         let now = now_ms();
+        let conn = self.lock();
         let conversation = Conversation {
             id: uuid::Uuid::new_v4().to_string(),
             title: title.trim().to_string(),
@@ -199,9 +213,9 @@ impl History {
             server_threads: false,
             server_thread_id: None,
             created_at: now,
-            updated_at: now,
+            updated_at: creation_stamp(&conn, now)?,
         };
-        insert_conversation(&self.lock(), &conversation)?;
+        insert_conversation(&conn, &conversation)?;
         Ok(conversation)
     }
 
