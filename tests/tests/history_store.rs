@@ -54,27 +54,19 @@ fn same_millisecond_changes_keep_the_last_touched_first() {
                 .id
         })
         .collect();
-    let listed: Vec<String> = history
-        .list_conversations()
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
+    let listed = || -> Vec<String> {
+        let list = history.list_conversations().unwrap();
+        list.into_iter().map(|c| c.id).collect()
+    };
     let newest_first: Vec<String> = created.iter().rev().cloned().collect();
-    assert_eq!(listed, newest_first);
-    // Touch them oldest-created first by renaming: the order flips.
-    for (i, id) in created.iter().enumerate() {
+    assert_eq!(listed(), newest_first);
+    // Rename them newest-created first: the order flips.
+    for (i, id) in created.iter().enumerate().rev() {
         history.rename_conversation(id, &format!("r{i}")).unwrap();
     }
-    let listed: Vec<String> = history
-        .list_conversations()
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    assert_eq!(listed, newest_first);
-    history.rename_conversation(&created[0], "top").unwrap();
-    assert_eq!(history.list_conversations().unwrap()[0].id, created[0]);
+    assert_eq!(listed(), created);
+    history.rename_conversation(&created[19], "top").unwrap();
+    assert_eq!(listed()[0], created[19]);
 }
 
 #[test]
