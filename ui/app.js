@@ -6,6 +6,7 @@ import { ChatView } from "./chat.js";
 import { startStatusClock, updateStatus } from "./status.js";
 import { drawWelcome } from "./welcome.js";
 import { initDevPanel, toggleDevPanel } from "./devpanel.js";
+import { syncExport, wireExport } from "./export.js";
 import { applyTheme, loadSettings, openSettings, saveSettingsPatch, wireSettings } from "./settings.js";
 
 const $ = (id) => document.getElementById(id);
@@ -23,12 +24,12 @@ let chat = null;
 // ---- toast -------------------------------------------------------------------------------
 
 let toastTimer = 0;
-function toast(text) {
+function toast(text, ms = 1800) {
   const el = $("toast");
   el.textContent = text;
   el.hidden = false;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { el.hidden = true; }, 1800);
+  toastTimer = setTimeout(() => { el.hidden = true; }, ms);
 }
 
 function describe(error) {
@@ -189,6 +190,7 @@ async function openConversation(id) {
     maxTokens: conversation.maxTokens ?? null,
   };
   showParams();
+  syncExport();
   $("conv-title").textContent = conversation.title || "Untitled";
   $("empty").hidden = true;
   await chat.show(conversation.messages || []);
@@ -200,6 +202,7 @@ function newChat() {
   if (chat.streaming) chat.stop();
   state.current = null;
   showParams();
+  syncExport();
   $("conv-title").textContent = "New chat";
   chat.show([]);
   drawEmpty();
@@ -292,6 +295,7 @@ const host = {
     };
     $("conv-title").textContent = created.title;
     $("empty").hidden = true;
+    syncExport();
     loadConversations();
     return created.id;
   },
@@ -404,6 +408,7 @@ function wire() {
 async function boot() {
   chat = new ChatView(host);
   initDevPanel({ toast, describe, refreshStatus, status: () => state.status, conversationId: host.conversationId });
+  wireExport({ toast, describe, conversationId: host.conversationId });
   wire();
   await loadSettings(settingsHost);
   await refreshStatus();

@@ -2,7 +2,12 @@
 # End-to-end test of the real app in the real webview (WebKitGTK), driven over WebDriver.
 #
 #   cargo build -p behest-desktop
-#   xvfb-run -a -s "-screen 0 1280x800x24" tests/e2e/run.sh [path/to/behest-desktop]
+#   xvfb-run -a -s "-screen 0 1280x800x24" tests/e2e/run.sh [path/to/behest-desktop] [-- PYTEST_ARGS]
+#
+# PYTEST_ARGS select tests (default: every file in tests/e2e), e.g. `-- tests/e2e/test_export.py`.
+# BEHEST_E2E_PORT (default 4444) is tauri-driver's port, its native port the next one: give each
+# concurrent run on one machine its own (e.g. BEHEST_E2E_PORT=4474), and its own screenshot
+# folder with BEHEST_E2E_SHOTS (default target/e2e-screenshots, emptied at the start).
 #
 # Needs: tauri-driver (`cargo install tauri-driver --locked`), WebKitWebDriver (apt
 # webkit2gtk-driver), a display (Xvfb), and a Python with selenium + pytest (default
@@ -14,7 +19,14 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-APP=${1:-${BEHEST_APP_BINARY:-$TARGET/debug/behest-desktop}}
+APP=${BEHEST_APP_BINARY:-$TARGET/debug/behest-desktop}
+if [ $# -gt 0 ] && [ "$1" != "--" ]; then APP=$1; shift; fi
+if [ $# -gt 0 ] && [ "$1" = "--" ]; then shift; fi
+PYTEST_ARGS=("$@")
+[ ${#PYTEST_ARGS[@]} -gt 0 ] || PYTEST_ARGS=("$ROOT/tests/e2e")
+PORT=${BEHEST_E2E_PORT:-4444}
+case "$PORT" in ''|*[!0-9]*) echo "e2e: BEHEST_E2E_PORT must be a port number, not '$PORT'" >&2; exit 2 ;; esac
+NATIVE_PORT=$((PORT + 1))
 PY=${BEHEST_E2E_PYTHON:-$ROOT/.venv/bin/python}
 
 fail() { echo "e2e: $*" >&2; exit 2; }
@@ -29,7 +41,7 @@ command -v WebKitWebDriver >/dev/null || fail "WebKitWebDriver is missing: apt-g
 
 WORK=$(mktemp -d)
 mkdir -p "$WORK/home" "$WORK/config" "$WORK/data" "$WORK/share"
-SHOTS="$ROOT/target/e2e-screenshots"
+SHOTS=${BEHEST_E2E_SHOTS:-$ROOT/target/e2e-screenshots}
 rm -rf "$SHOTS"
 mkdir -p "$SHOTS"
 
@@ -41,23 +53,23 @@ done
 export HOME="$WORK/home" XDG_CONFIG_HOME="$WORK/config" XDG_DATA_HOME="$WORK/share" BEHEST_DATA_DIR="$WORK/data"
 export DBUS_SESSION_BUS_ADDRESS="unix:path=$WORK/no-bus" NO_AT_BRIDGE=1
 export BEHEST_DEMO_DELAY_MS=${BEHEST_DEMO_DELAY_MS:-25} BEHEST_DEMO_FAULTS=1
-export BEHEST_APP_BINARY="$APP" BEHEST_E2E_SHOTS="$SHOTS" BEHEST_E2E_WORK="$WORK"
+export BEHEST_APP_BINARY="$APP" BEHEST_E2E_SHOTS="$SHOTS" BEHEST_E2E_WORK="$WORK" BEHEST_E2E_PORT="$PORT"
 
-"$DRIVER" --port 4444 --native-port 4445 >"$WORK/driver.log" 2>&1 &
+"$DRIVER" --port "$PORT" --native-port "$NATIVE_PORT" >"$WORK/driver.log" 2>&1 &
 DRIVER_PID=$!
 cleanup() { kill "$DRIVER_PID" 2>/dev/null || true; }
 trap cleanup EXIT
 
 for _ in $(seq 1 100); do
-  if (exec 3<>/dev/tcp/127.0.0.1/4444) 2>/dev/null; then break; fi
+  if (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null; then break; fi
   kill -0 "$DRIVER_PID" 2>/dev/null || { cat "$WORK/driver.log" >&2; fail "tauri-driver exited"; }
   sleep 0.1
 done
-(exec 3<>/dev/tcp/127.0.0.1/4444) 2>/dev/null || { cat "$WORK/driver.log" >&2; fail "tauri-driver did not listen on 4444"; }
+(exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null || { cat "$WORK/driver.log" >&2; fail "tauri-driver did not listen on $PORT"; }
 
 cd "$ROOT"
 set +e
-"$PY" -m pytest -x -v -p no:cacheprovider "$ROOT/tests/e2e"
+"$PY" -m pytest -x -v -p no:cacheprovider "${PYTEST_ARGS[@]}"
 STATUS=$?
 set -e
 if [ "$STATUS" -ne 0 ]; then

@@ -20,7 +20,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 APP = os.environ.get("BEHEST_APP_BINARY", "")
 SHOTS = os.environ.get("BEHEST_E2E_SHOTS", "target/e2e-screenshots")
-DRIVER_URL = "http://127.0.0.1:4444"
+# tauri-driver's port: run.sh passes BEHEST_E2E_PORT (default 4444) so concurrent runs don't collide.
+DRIVER_URL = f"http://127.0.0.1:{os.environ.get('BEHEST_E2E_PORT', '4444')}"
 
 
 def require_environment():

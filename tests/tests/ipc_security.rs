@@ -30,6 +30,8 @@ fn valid_args(command: &str) -> Value {
         "rename_conversation" => json!({"id": "x", "title": "evil"}),
         "update_conversation" => json!({"id": "x", "params": {}}),
         "export_conversation" => json!({"id": "x", "format": "md"}),
+        // An unknown id: were the ACL to let it through, the handler fails before any dialog.
+        "export_to_file" => json!({"id": "x", "format": "md"}),
         "run_check" => json!({"origins": [], "onEvent": "__CHANNEL__:1"}),
         "recent_requests" => json!({"limit": 5}),
         _ => json!({}),

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod error;
 pub mod events;
 pub mod navigation;
+pub mod save_dialog;
 pub mod settings_store;
 pub mod state;
 #[cfg(target_os = "linux")]
@@ -35,6 +36,9 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_opener::init())
         .plugin(navigation::guard())
+        // Before the dialog plugin, whose init script would replace the page's `confirm`.
+        .plugin(save_dialog::keep_page_dialogs())
+        .plugin(tauri_plugin_dialog::init())
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::app::app_status,
@@ -56,6 +60,7 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             commands::history::update_conversation,
             commands::history::delete_conversation,
             commands::history::export_conversation,
+            commands::history::export_to_file,
             commands::update::check_for_update,
             commands::dev::run_check,
             commands::dev::recent_requests,

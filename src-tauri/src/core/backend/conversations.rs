@@ -6,6 +6,8 @@
 //! what was shown is what is saved; a failure keeps the partial answer (saved with status
 //! `error`); cancellation is an outcome (`interrupted`), not an error.
 
+use std::path::PathBuf;
+
 use rusqlite::params;
 
 use super::requests::Exchange;
@@ -281,6 +283,24 @@ impl Backend {
         self.history
             .call(move |h| h.export(Some(&id), format))
             .await
+    }
+
+    /// One conversation (`Some(id)`) or all of them in `format`, with the file name to suggest.
+    pub async fn export_document(
+        &self,
+        id: Option<String>,
+        format: ExportFormat,
+    ) -> Result<history::ExportDocument> {
+        self.history
+            .call(move |h| h.export_document(id.as_deref(), format))
+            .await
+    }
+
+    /// Writes an export's text to `path` atomically, off the async workers.
+    pub async fn save_export(&self, path: PathBuf, text: String) -> Result<history::SavedExport> {
+        tokio::task::spawn_blocking(move || history::export_file::save_export(path, &text))
+            .await
+            .map_err(|e| Error::Storage(format!("the export write stopped: {e}")))?
     }
 }
 

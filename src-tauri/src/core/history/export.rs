@@ -24,11 +24,11 @@
 //! exporting, importing into an empty history and exporting again gives the same bytes; a reader
 //! must ignore fields it does not know, and `version` only changes when a field changes meaning.
 
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::export_file::write_atomically;
 use super::record::{Conversation, ConversationWithMessages, Message, Role, Status};
 use super::store::{load_messages, CONVERSATION_COLUMNS};
 use super::{format_ms, History};
@@ -270,32 +270,4 @@ impl History {
         let text = self.export(conversation, format)?;
         write_atomically(path, text.as_bytes())
     }
-}
-
-/// Writes `bytes` to a temporary file in `path`'s folder, syncs it, then renames it over `path`.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| Error::InvalidInput {
-        what: "output".into(),
-        reason: format!("{} is not a file path", path.display()),
-    })?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
-    let tmp = dir.join(tmp_name);
-    let result = (|| -> Result<()> {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        Ok(())
-    })();
-    if result.is_err() {
-        // Best effort: the temporary file is garbage once the write failed.
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

@@ -33,6 +33,7 @@ use crate::core::{Error, Result};
 pub mod backup;
 pub mod exchange;
 pub mod export;
+pub mod export_file;
 pub mod import;
 pub mod lease;
 pub mod migrations;
@@ -46,6 +47,7 @@ pub mod writer;
 pub use backup::{BackupInfo, BackupKind};
 pub use exchange::Exchange;
 pub use export::{ExportFormat, HISTORY_FORMAT, HISTORY_FORMAT_VERSION};
+pub use export_file::{ExportDocument, SavedExport};
 pub use import::ImportReport;
 pub use migrations::Migrated;
 pub use record::{

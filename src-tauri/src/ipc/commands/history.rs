@@ -1,11 +1,12 @@
 //! The conversation sidebar's commands, each one history call.
 
-use tauri::State;
+use tauri::{Runtime, State, WebviewWindow};
 
 use crate::core::backend::{ConversationDraft, ConversationItem, ConversationView};
-use crate::core::history::ExportFormat;
+use crate::core::history::{ExportFormat, SavedExport};
 use crate::ipc::args::Arg;
 use crate::ipc::error::CommandError;
+use crate::ipc::save_dialog;
 use crate::ipc::state::AppState;
 
 /// Every conversation, newest first.
@@ -95,4 +96,25 @@ pub async fn export_conversation(
         .backend
         .export_conversation(id.get("id")?, format.get("format")?)
         .await?)
+}
+
+/// Saves one conversation (`id`) or all of them (no `id`) as `md` or `json` where the user
+/// picks in the native save dialog; `null` when they cancel. The export is built first, so an
+/// unknown id fails before any dialog opens.
+#[tauri::command]
+pub async fn export_to_file<R: Runtime>(
+    window: WebviewWindow<R>,
+    state: State<'_, AppState>,
+    id: Arg<Option<String>>,
+    format: Arg<ExportFormat>,
+) -> Result<Option<SavedExport>, CommandError> {
+    let (id, format) = (id.get("id")?, format.get("format")?);
+    let title = match id {
+        Some(_) => "Export conversation",
+        None => "Export all conversations",
+    };
+    let document = state.backend.export_document(id, format).await?;
+    let picked = save_dialog::ask_save_path(&window, title, &document.file_name, format).await?;
+    let Some(path) = picked else { return Ok(None) };
+    Ok(Some(state.backend.save_export(path, document.text).await?))
 }

@@ -20,6 +20,7 @@
     "update_conversation",
     "delete_conversation",
     "export_conversation",
+    "export_to_file",
     "check_for_update",
     "run_check",
     "recent_requests",
