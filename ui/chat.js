@@ -1,14 +1,23 @@
 // The conversation view: messages, streaming one answer at a time, Stop, Regenerate,
 // Edit-and-resend, copy, and the error banner with Retry (which never removes the partial answer).
+//
+// Long conversations keep only their latest messages on the page (WINDOW, trimmed back from
+// WINDOW_MAX once the user is at the bottom); earlier ones are plain data in `this.earlier` and
+// come back, REVEAL at a time, from the "Show earlier messages" button or by scrolling to the
+// top. So memory follows what is on screen, not how long the conversation has grown.
 
 import { api, newRequestId } from "./api.js";
-import { StreamRenderer, renderInto, copyText } from "./render.js";
+import { StreamRenderer, renderInto, copyText, decorate } from "./render.js";
 
 const ICONS = {
   copy: '<svg viewBox="0 0 24 24" aria-hidden="true"><rect x="9" y="9" width="11" height="11" rx="2"/><path d="M5 15V5a2 2 0 0 1 2-2h10"/></svg>',
   edit: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 20h4L19 9l-4-4L4 16z"/></svg>',
   regen: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M20 11a8 8 0 1 0-2.3 5.7M20 4v7h-7"/></svg>',
 };
+
+const WINDOW = 40;
+const WINDOW_MAX = 60;
+const REVEAL = 20;
 
 const ERROR_TITLES = {
   unauthorized: "Not signed in or the token was refused",
@@ -41,30 +50,107 @@ export class ChatView {
     this.sendBtn = document.getElementById("send");
     this.stopBtn = document.getElementById("stop");
     this.active = null; // {requestId, view, renderer, stopped}
+    this.earlier = []; // messages above the page, oldest first: {role, message, stored}
+    this.generation = 0; // bumped by show(): work for a conversation no longer shown stops
+    this.revealing = false;
     this.stickToBottom = true;
     this.scroll.addEventListener("scroll", () => {
       const gap = this.scroll.scrollHeight - this.scroll.scrollTop - this.scroll.clientHeight;
       this.stickToBottom = gap < 80;
+      if (this.scroll.scrollTop < 200 && this.earlier.length) this.revealEarlier();
     });
   }
 
   get streaming() { return this.active !== null; }
 
-  /** Shows a stored conversation's messages. */
+  /** Shows a stored conversation's messages (the latest WINDOW on the page). */
   async show(messages) {
+    const generation = ++this.generation;
     this.thread.replaceChildren();
-    for (const m of messages) {
-      const view = this.addMessage(m.role, m);
-      if (m.role === "assistant") {
-        await renderInto(view.md, m.content);
-        this.annotate(view, m);
-      }
-    }
+    const cut = Math.max(0, messages.length - WINDOW);
+    this.earlier = messages.slice(0, cut).map((m) => ({ role: m.role, message: { ...m }, stored: m }));
+    const entries = messages.slice(cut).map((m) => ({ role: m.role, message: m, stored: m }));
+    const views = await this.renderEntries(entries);
+    if (generation !== this.generation) return;
+    this.thread.append(...views.map((v) => v.el));
+    views.forEach((v) => decorateLater(v));
+    this.drawEarlierControl();
     this.markLast();
     this.scrollToBottom(true);
   }
 
+  /** Builds the views of `entries` off the page, their Markdown rendered (in parallel). */
+  async renderEntries(entries) {
+    const views = entries.map((e) => this.createMessage(e.role, e.message));
+    await Promise.all(views.map(async (view, i) => {
+      if (view.role !== "assistant") return;
+      await renderInto(view.md, view.message.content || "");
+      if (entries[i].stored) this.annotate(view, entries[i].stored);
+    }));
+    return views;
+  }
+
+  /** Puts the last REVEAL of the earlier messages back on the page, keeping the reading
+   * position. */
+  async revealEarlier() {
+    if (this.revealing || !this.earlier.length) return;
+    this.revealing = true;
+    const generation = this.generation;
+    try {
+      const batch = this.earlier.slice(Math.max(0, this.earlier.length - REVEAL));
+      const views = await this.renderEntries(batch);
+      if (generation !== this.generation) return;
+      this.earlier.splice(this.earlier.length - batch.length, batch.length);
+      const height = this.scroll.scrollHeight;
+      const top = this.scroll.scrollTop;
+      const first = this.thread.querySelector(".msg");
+      for (const v of views) this.thread.insertBefore(v.el, first);
+      views.forEach((v) => decorateLater(v));
+      this.drawEarlierControl();
+      this.scroll.scrollTop = top + (this.scroll.scrollHeight - height);
+    } finally {
+      this.revealing = false;
+    }
+  }
+
+  /** Moves the oldest messages off the page once there are more than WINDOW_MAX, but only
+   * while the user reads at the bottom. */
+  trim() {
+    const views = this.views();
+    if (!this.stickToBottom || views.length <= WINDOW_MAX) return;
+    for (const v of views.slice(0, views.length - WINDOW)) {
+      this.earlier.push({ role: v.role, message: v.message, stored: v.stored });
+      v.el.remove();
+    }
+    this.drawEarlierControl();
+    this.scrollToBottom(false);
+  }
+
+  drawEarlierControl() {
+    let button = this.thread.querySelector(".earlier");
+    if (!this.earlier.length) {
+      if (button) button.remove();
+      return;
+    }
+    if (!button) {
+      button = document.createElement("button");
+      button.type = "button";
+      button.className = "earlier ghost-btn bordered";
+      button.addEventListener("click", () => this.revealEarlier());
+    }
+    const n = this.earlier.length;
+    button.textContent = `Show ${n} earlier message${n === 1 ? "" : "s"}`;
+    this.thread.prepend(button);
+  }
+
   addMessage(role, message) {
+    const view = this.createMessage(role, message);
+    this.thread.append(view.el);
+    return view;
+  }
+
+  /** A message's view, not yet on the page. */
+  createMessage(role, message) {
     const el = document.createElement("article");
     el.className = "msg " + role;
     el.setAttribute("aria-label", role === "user" ? "You" : "Assistant");
@@ -81,7 +167,6 @@ export class ChatView {
     actions.className = "actions";
     body.append(content, actions);
     el.append(avatar, body);
-    this.thread.append(el);
     const view = { el, body, md: content, actions, role, message: { ...message } };
     el.behestView = view;
     this.fillActions(view);
@@ -120,6 +205,7 @@ export class ChatView {
 
   /** Shows metrics and the stored outcome of an assistant message. */
   annotate(view, m) {
+    view.stored = m;
     const parts = [];
     if (m.ttftMs != null) parts.push(`first token ${Math.round(m.ttftMs)} ms`);
     if (m.tokensPerSecond != null) parts.push(`${m.tokensPerSecond.toFixed(1)} tok/s`);
@@ -244,12 +330,13 @@ export class ChatView {
     });
   }
 
-  /** The request messages: the system prompt, then every message up to `userView`. */
+  /** The request messages: the system prompt, then every message up to `userView` (those
+   * above the page too). */
   requestMessages(userView) {
     const messages = [];
     const system = this.host.params().systemPrompt;
     if (system && system.trim()) messages.push({ role: "system", content: system });
-    for (const v of this.views()) {
+    for (const v of [...this.earlier, ...this.views()]) {
       if (v.message.content) messages.push({ role: v.role, content: v.message.content });
       if (v === userView) break;
     }
@@ -284,8 +371,10 @@ export class ChatView {
       if (event === "started") {
         if (data.traceId) active.meta.traceId = data.traceId;
       } else if (event === "delta") {
-        const thinking = view.md.querySelector(".thinking");
-        if (thinking) thinking.remove();
+        if (!active.hasText) {
+          active.hasText = true;
+          thinking.remove();
+        }
         renderer.push(data.text);
       } else if (event === "usage") {
         active.meta.totalTokens = data.totalTokens;
@@ -303,11 +392,14 @@ export class ChatView {
       failure = error;
     }
     if (!active.stopped) await this.complete(active, outcome, failure); // else stop() did
-    await this.syncIds(conversationId);
+    await this.syncIds(conversationId, active.stopped ? null : view);
   }
 
-  /** Takes the saved messages' ids (used by regenerate, edit and retry) from the history. */
-  async syncIds(conversationId) {
+  /** Takes the saved messages' ids (used by regenerate, edit and retry) from the history, and
+   * shows `answered` (the answer just finished, unless the user stopped it: then what was shown
+   * stays) as saved: Tauri does not order Channel messages against the command's answer, so a
+   * last delta can arrive after the view finished; the saved text has it. */
+  async syncIds(conversationId, answered) {
     if (!conversationId || this.host.conversationId() !== conversationId) return;
     let stored;
     try {
@@ -316,11 +408,19 @@ export class ChatView {
       return; // ids stay unknown; a resend then appends instead of replacing
     }
     const views = this.views();
+    const all = [...this.earlier, ...views];
     const messages = stored.messages || [];
-    if (views.length !== messages.length) return;
-    views.forEach((v, i) => {
+    if (all.length !== messages.length || this.host.conversationId() !== conversationId) return;
+    all.forEach((v, i) => {
       if (v.role === messages[i].role) v.message.id = messages[i].id;
     });
+    const last = views[views.length - 1];
+    const saved = messages[messages.length - 1];
+    if (answered && last === answered && saved.role === "assistant"
+        && saved.content.length > (last.message.content || "").length) {
+      last.message.content = saved.content;
+      await renderInto(last.md, saved.content);
+    }
   }
 
   async complete(active, outcome, failure) {
@@ -345,6 +445,7 @@ export class ChatView {
     }
     this.markLast();
     this.scrollToBottom(false);
+    this.trim();
     this.host.afterExchange();
   }
 
@@ -366,4 +467,9 @@ export class ChatView {
     this.sendBtn.disabled = busy;
     this.prompt.setAttribute("aria-busy", busy ? "true" : "false");
   }
+}
+
+/** Decorates a view's Markdown again once it is on the page (libraries load only then). */
+function decorateLater(view) {
+  if (view.role === "assistant") decorate(view.md, { highlight: true });
 }

@@ -1,10 +1,15 @@
 // Markdown rendering in the view: HTML always comes from Rust (pulldown-cmark + ammonia), this
 // file only decorates it (code highlighting, copy buttons, math) and paces it during a stream.
 //
-// Pacing: text arriving on the Channel is appended once per animation frame as plain text (the
-// "tail"); the Markdown of the whole message is re-rendered through Rust at most every ~100 ms
-// (slower when rendering itself gets slow), and once more at the end. Only the streaming
-// message is ever re-rendered.
+// Pacing: text arriving on the Channel goes into the DOM at once as plain text (the "tail", one
+// text node: cheap, and the browser lays out and paints once per frame however many chunks came);
+// everything that measures layout (keeping the view scrolled) runs once per animation frame; the
+// Markdown of the whole message is re-rendered through Rust at most every ~100 ms (slower when
+// rendering itself gets slow), and once more at the end. Only the streaming message is ever
+// re-rendered.
+//
+// highlight.js and KaTeX (~400 KB of script) are loaded the first time an answer needs them, so
+// they cost nothing at startup or in conversations without code or math.
 
 import { api } from "./api.js";
 
@@ -31,8 +36,37 @@ export async function copyText(text) {
   return ok;
 }
 
-/** Adds the header (language + copy button) to code blocks, math, and optionally highlighting. */
+const loading = new Map();
+
+/** Loads a vendored script (and its stylesheet) once; resolves when it has run. */
+function loadVendor(script, stylesheet) {
+  if (!loading.has(script)) {
+    loading.set(script, new Promise((resolve, reject) => {
+      if (stylesheet) {
+        const link = document.createElement("link");
+        link.rel = "stylesheet";
+        link.href = stylesheet;
+        document.head.appendChild(link);
+      }
+      const el = document.createElement("script");
+      el.src = script;
+      el.onload = () => resolve();
+      el.onerror = () => { loading.delete(script); reject(new Error("could not load " + script)); };
+      document.head.appendChild(el);
+    }));
+  }
+  return loading.get(script);
+}
+
+const HIGHLIGHT = "vendor/highlight/highlight.min.js";
+const KATEX = ["vendor/katex/katex.min.js", "vendor/katex/katex.min.css"];
+
+/** Adds the header (language + copy button) to code blocks, math, and optionally highlighting.
+ * When highlighting or math needs a library not loaded yet, it is loaded and `root` decorated
+ * again (if it is still on the page). */
 export function decorate(root, { highlight }) {
+  const again = () => { if (root.isConnected) decorate(root, { highlight }); };
+  let wantHighlighter = false;
   for (const code of root.querySelectorAll("pre > code")) {
     const pre = code.parentElement;
     const lang = languageOf(code);
@@ -54,14 +88,20 @@ export function decorate(root, { highlight }) {
       head.append(label, button);
       pre.prepend(head);
     }
-    if (highlight && window.hljs && !code.classList.contains("hljs")) {
-      if (lang && window.hljs.getLanguage(lang)) {
+    if (highlight && lang && !code.classList.contains("hljs")) {
+      if (!window.hljs) {
+        wantHighlighter = true;
+      } else if (window.hljs.getLanguage(lang)) {
         try { window.hljs.highlightElement(code); } catch (_) { /* leave it plain */ }
       }
     }
   }
-  if (window.katex) {
-    for (const el of root.querySelectorAll("span.math:not([data-done])")) {
+  if (wantHighlighter) loadVendor(HIGHLIGHT).then(again, () => { /* code stays plain */ });
+  const math = root.querySelectorAll("span.math:not([data-done])");
+  if (math.length && !window.katex) {
+    loadVendor(...KATEX).then(again, () => { /* the TeX source stays visible */ });
+  } else if (math.length) {
+    for (const el of math) {
       const display = el.classList.contains("math-display");
       const tex = el.textContent;
       try {
@@ -100,7 +140,6 @@ export class StreamRenderer {
     this.container = container;
     container.replaceChildren(this.html, this.tail);
     this.text = "";
-    this.pending = "";
     this.renderedUpTo = 0;
     this.frame = 0;
     this.timer = 0;
@@ -112,21 +151,19 @@ export class StreamRenderer {
 
   push(text) {
     if (this.closed || !text) return;
-    this.pending += text;
+    this.text += text;
+    this.updateTail();
     if (!this.frame) this.frame = requestAnimationFrame(() => this.paint());
   }
 
-  /** The text received so far (including what has not been painted yet). */
+  /** The text received so far. */
   fullText() {
-    return this.text + this.pending;
+    return this.text;
   }
 
   paint() {
     this.frame = 0;
     if (this.closed) return;
-    this.text += this.pending;
-    this.pending = "";
-    this.updateTail();
     this.onPaint();
     this.scheduleRender();
   }
@@ -192,8 +229,6 @@ export class StreamRenderer {
     if (this.timer) clearTimeout(this.timer);
     this.frame = 0;
     this.timer = 0;
-    this.text += this.pending;
-    this.pending = "";
     this.closed = true;
     if (this.inFlight) await this.inFlight;
     this.tail.classList.remove("cursor");

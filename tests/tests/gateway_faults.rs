@@ -309,6 +309,28 @@ async fn admin_route_scripts_faults_only_when_enabled() {
             .status(),
         204
     );
+
+    // The recorded requests: what the chats sent, never a header.
+    let listed = get_json(&gw, "/__behest/requests").await;
+    let listed = listed.as_array().unwrap();
+    let chats: Vec<&Value> = listed
+        .iter()
+        .filter(|r| r["path"] == "/v1/chat/completions")
+        .collect();
+    assert_eq!(
+        chats
+            .iter()
+            .map(|r| r["status"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [502, 200]
+    );
+    let body: Value = serde_json::from_str(chats[1]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["messages"][0]["content"], "x");
+    assert!(chats.iter().all(|r| r.get("headers").is_none()));
+    assert!(
+        !listed.iter().any(|r| r.to_string().contains(&t)),
+        "no token"
+    );
     gw.shutdown().await;
 
     let gw = start(|c| c.faults_enabled = false).await;
@@ -325,5 +347,11 @@ async fn admin_route_scripts_faults_only_when_enabled() {
     assert_eq!(r.status(), 404);
     let t = token(&gw, "alice", None).await;
     assert_eq!(chat(&gw, &t, &chat_body("x", false)).await.status(), 200);
+    let r = c
+        .get(format!("{}/__behest/requests", gw.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "no admin routes without faults");
     gw.shutdown().await;
 }

@@ -152,14 +152,7 @@ async fn mint_validation_and_envelopes_per_path() {
 #[tokio::test]
 async fn jwks_lists_global_and_tenant_keys_and_models_need_a_token() {
     let gw = start(|c| c.projects[0].models = vec!["other-model".into()]).await;
-    let jwks: Value = client()
-        .get(format!("{}/.well-known/jwks.json", gw.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = get_json(&gw, "/.well-known/jwks.json").await;
     let kids: Vec<&str> = jwks["keys"]
         .as_array()
         .unwrap()

@@ -97,6 +97,7 @@ async fn open_state() -> crate::core::Result<AppState> {
 
 /// Opens the window and runs the event loop until the app quits.
 pub fn run_app() -> std::process::ExitCode {
+    let started = std::time::Instant::now();
     crate::core::logging::init();
     #[cfg(target_os = "linux")]
     webkit::self_check();
@@ -107,6 +108,7 @@ pub fn run_app() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    tracing::debug!(ms = started.elapsed().as_millis(), "startup: state open");
     let builder = tauri::Builder::default();
     #[cfg(desktop)]
     let builder = builder.plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
@@ -120,6 +122,9 @@ pub fn run_app() -> std::process::ExitCode {
     // here, not in `app_builder`, so the mock-runtime tests need no updater config.
     #[cfg(any(target_os = "linux", target_os = "macos", windows))]
     let builder = commands::update::register(builder);
+    let builder = builder.on_page_load(move |_, payload| {
+        tracing::debug!(ms = started.elapsed().as_millis(), event = ?payload.event(), "startup: page");
+    });
     let app = match app_builder(builder, state).build(context()) {
         Ok(app) => app,
         Err(error) => {
@@ -127,6 +132,7 @@ pub fn run_app() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    tracing::debug!(ms = started.elapsed().as_millis(), "startup: window built");
     app.run(|handle, event| {
         if let tauri::RunEvent::Exit = event {
             // Closing the app ends every stream now (their partial answers are saved).

@@ -30,6 +30,16 @@ pub fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// GETs `path` on the gateway (no auth) and parses the JSON answer.
+pub async fn get_json(gw: &GatewayHandle, path: &str) -> Value {
+    let answer = client()
+        .get(format!("{}{path}", gw.base_url()))
+        .send()
+        .await
+        .expect("GET sent");
+    answer.json().await.expect("a JSON answer")
+}
+
 /// Mints over HTTP with the API key; returns the full JSON answer.
 pub async fn mint_json(gw: &GatewayHandle, body: Value) -> Value {
     let r = client()

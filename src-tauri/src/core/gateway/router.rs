@@ -45,7 +45,9 @@ pub fn router(state: Shared) -> Router {
         .route(paths::BILLING_USAGE, get(usage::billing_usage))
         .route(paths::TOKEN_ENDPOINT, post(token_endpoint::token));
     if state.faults.enabled() {
-        router = router.route(admin::FAULTS_PATH, post(admin::script).delete(admin::clear));
+        router = router
+            .route(admin::FAULTS_PATH, post(admin::script).delete(admin::clear))
+            .route(admin::REQUESTS_PATH, get(admin::requests));
     }
     router
         .fallback(|| async { ApiError::not_found("no such route").into_response() })
