@@ -67,6 +67,12 @@ export const api = {
 
   openExternal: (url) => call("open_external", { url }),
 
+  /** Asks for a newer signed version; with `install` set to the offered version (the user
+   * agreed), downloads, verifies and installs it. Resolves with
+   * `{currentVersion, available, notes, installed}`. */
+  checkForUpdate: (install) => call("check_for_update", { install: install || null }),
+  restartApp: () => call("restart_app"),
+
   /**
    * Runs the configuration checks; `onResult` gets each `{name, ok, detail, hint}` as it
    * finishes. Resolves with `{ok, mode, checks}`.

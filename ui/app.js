@@ -7,6 +7,7 @@ import { startStatusClock, updateStatus } from "./status.js";
 import { drawWelcome } from "./welcome.js";
 import { initDevPanel, toggleDevPanel } from "./devpanel.js";
 import { syncExport, wireExport } from "./export.js";
+import { initUpdates } from "./update.js";
 import { applyTheme, loadSettings, openSettings, saveSettingsPatch, wireSettings } from "./settings.js";
 
 const $ = (id) => document.getElementById(id);
@@ -409,6 +410,7 @@ async function boot() {
   chat = new ChatView(host);
   initDevPanel({ toast, describe, refreshStatus, status: () => state.status, conversationId: host.conversationId });
   wireExport({ toast, describe, conversationId: host.conversationId });
+  initUpdates({ describe, openSettings: () => openSettings(settingsHost) });
   wire();
   await loadSettings(settingsHost);
   await refreshStatus();

@@ -9,5 +9,6 @@ pub mod ipc;
 
 /// Runs the app: a headless subcommand when one is given, otherwise the window.
 pub fn run() -> std::process::ExitCode {
+    core::logging::install_panic_hook();
     cli::main()
 }

@@ -54,6 +54,9 @@ export HOME="$WORK/home" XDG_CONFIG_HOME="$WORK/config" XDG_DATA_HOME="$WORK/sha
 export DBUS_SESSION_BUS_ADDRESS="unix:path=$WORK/no-bus" NO_AT_BRIDGE=1
 export BEHEST_DEMO_DELAY_MS=${BEHEST_DEMO_DELAY_MS:-25} BEHEST_DEMO_FAULTS=1
 export BEHEST_APP_BINARY="$APP" BEHEST_E2E_SHOTS="$SHOTS" BEHEST_E2E_WORK="$WORK" BEHEST_E2E_PORT="$PORT"
+# The app asks this (loopback) update endpoint, never the real one; test_update.py serves it on
+# port PORT+2, and while nothing listens the app's quiet check fails quietly.
+export BEHEST_UPDATE_URL="http://127.0.0.1:$((PORT + 2))/latest.json"
 
 "$DRIVER" --port "$PORT" --native-port "$NATIVE_PORT" >"$WORK/driver.log" 2>&1 &
 DRIVER_PID=$!

@@ -26,6 +26,36 @@ pub fn init() {
         .try_init();
 }
 
+/// Reports a panic on stderr, scrubbed, in one line. Release builds abort on panic (see
+/// `[profile.release]`), so this line is all that is left of it; the default hook would print
+/// the payload unscrubbed.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let line = panic_report(info.location(), info.payload());
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    }));
+}
+
+/// The line [`install_panic_hook`] writes: where, and the message (secrets scrubbed).
+pub fn panic_report(
+    location: Option<&std::panic::Location<'_>>,
+    payload: &(dyn std::any::Any + Send),
+) -> String {
+    let place = location
+        .map(|l| format!("{}:{}", l.file(), l.line()))
+        .unwrap_or_else(|| "an unknown place".into());
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into());
+    scrub(&format!(
+        "behest-desktop stopped on a bug at {place}: {}
+",
+        message.replace('\n', " ")
+    ))
+}
+
 /// A `MakeWriter` that scrubs secrets from each formatted record before it reaches `inner`.
 #[derive(Debug, Clone)]
 pub struct ScrubbingWriter<M> {
@@ -98,6 +128,22 @@ mod tests {
         fn make_writer(&'a self) -> SinkWriter {
             SinkWriter(self.0.clone())
         }
+    }
+
+    #[test]
+    fn a_panic_is_reported_in_one_scrubbed_line() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlc2lnbmF0dXJl";
+        let payload: Box<dyn std::any::Any + Send> = Box::new(format!("bad token {jwt}\nnext"));
+        let line = panic_report(Some(std::panic::Location::caller()), payload.as_ref());
+        assert!(
+            line.starts_with("behest-desktop stopped on a bug at "),
+            "{line}"
+        );
+        assert!(line.contains("logging.rs:"), "{line}");
+        assert!(!line.contains(jwt) && line.contains("bad token"), "{line}");
+        assert_eq!(line.matches('\n').count(), 1, "{line}");
+        let line = panic_report(None, &5_u8);
+        assert!(line.contains("an unknown place: (no message)"), "{line}");
     }
 
     #[test]

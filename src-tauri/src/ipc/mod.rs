@@ -62,6 +62,7 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             commands::history::export_conversation,
             commands::history::export_to_file,
             commands::update::check_for_update,
+            commands::update::restart_app,
             commands::dev::run_check,
             commands::dev::recent_requests,
         ])

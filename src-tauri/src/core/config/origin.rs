@@ -72,6 +72,11 @@ pub fn check_token_url(name: &str, raw: &str) -> Result<String> {
     Ok(checked(name, raw)?.to_string())
 }
 
+/// Checks an update-manifest URL (`BEHEST_UPDATE_URL`: a mirror, or a local test server).
+pub fn check_update_url(name: &str, raw: &str) -> Result<url::Url> {
+    checked(name, raw)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,7 @@
     "export_conversation",
     "export_to_file",
     "check_for_update",
+    "restart_app",
     "run_check",
     "recent_requests",
 ]

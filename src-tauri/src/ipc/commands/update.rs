@@ -5,6 +5,10 @@
 //! notes, and calls again with `install` set to that exact version when the user agrees. If the
 //! endpoint now offers anything else, nothing is installed (`notFound`).
 //!
+//! `BEHEST_UPDATE_URL` replaces the configured endpoint (a company mirror, or a local server in
+//! the end-to-end test): `https`, or `http` to loopback only (and release builds of the updater
+//! refuse plain `http` outright). `restart_app` restarts into the installed version.
+//!
 //! Invariants: the update replaces the app itself and nothing else; the history database in the
 //! data dir is never touched here (the new version migrates it when it opens it). The updater's
 //! signature check (the public key in the config) runs before anything is installed. Without the
@@ -12,6 +16,9 @@
 
 use serde::Serialize;
 use tauri::{AppHandle, Manager, Runtime};
+
+use crate::core::config::origin::check_update_url;
+use crate::ipc::state::AppState;
 
 use crate::ipc::args::Arg;
 use crate::ipc::error::{CommandError, ErrorKind};
@@ -29,6 +36,28 @@ pub struct UpdateStatus {
     /// True once the offered version was downloaded, verified and installed (restart to use it;
     /// on Windows the installer has already closed the app).
     pub installed: bool,
+}
+
+/// The variable that replaces the configured update endpoint.
+pub const UPDATE_URL_ENV: &str = "BEHEST_UPDATE_URL";
+
+/// The endpoint `BEHEST_UPDATE_URL` names, if set (and non-empty); a bad value is an
+/// `invalidSettings` error naming the variable.
+pub fn endpoint_override(value: Option<&str>) -> Result<Option<url::Url>, CommandError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(raw) => Ok(Some(check_update_url(UPDATE_URL_ENV, raw)?)),
+    }
+}
+
+/// Restarts the app (into the version just installed). Running answers are stopped first;
+/// their partial text is saved.
+#[tauri::command]
+pub fn restart_app<R: Runtime>(app: AppHandle<R>) {
+    if let Some(state) = app.try_state::<AppState>() {
+        state.backend.cancel_all_chats();
+    }
+    app.restart()
 }
 
 /// Marks the app as built with the updater plugin (added by [`register`]).
@@ -50,6 +79,7 @@ pub async fn check_for_update<R: Runtime>(
     install: Arg<Option<String>>,
 ) -> Result<UpdateStatus, CommandError> {
     let install = install.get("install")?;
+    let endpoint = endpoint_override(std::env::var(UPDATE_URL_ENV).ok().as_deref())?;
     let current_version = app.package_info().version.to_string();
     if app.try_state::<UpdaterRegistered>().is_none() {
         return Err(CommandError::new(
@@ -59,11 +89,11 @@ pub async fn check_for_update<R: Runtime>(
     }
     #[cfg(any(target_os = "linux", target_os = "macos", windows))]
     {
-        desktop::check(&app, current_version, install).await
+        desktop::check(&app, endpoint, current_version, install).await
     }
     #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
     {
-        let _ = (current_version, install); // unreachable: no plugin is registered here
+        let _ = (endpoint, current_version, install); // unreachable: no plugin is registered here
         Err(CommandError::new(
             ErrorKind::Internal,
             "updates are not available on this platform",
@@ -82,10 +112,18 @@ mod desktop {
     /// Asks the endpoint; installs only the version the user agreed to.
     pub(super) async fn check<R: Runtime>(
         app: &AppHandle<R>,
+        endpoint: Option<url::Url>,
         current_version: String,
         install: Option<String>,
     ) -> Result<UpdateStatus, CommandError> {
-        let update = app.updater().map_err(map)?.check().await.map_err(map)?;
+        let updater = match endpoint {
+            None => app.updater(),
+            Some(url) => app
+                .updater_builder()
+                .endpoints(vec![url])
+                .and_then(|b| b.build()),
+        };
+        let update = updater.map_err(map)?.check().await.map_err(map)?;
         let Some(update) = update else {
             if install.is_some() {
                 return Err(CommandError::new(
@@ -141,6 +179,37 @@ mod desktop {
             UpdaterError::Serialization(_) | UpdaterError::Semver(_) => ErrorKind::Protocol,
             _ => ErrorKind::Upstream,
         };
+        if kind == ErrorKind::Crypto {
+            return CommandError::new(
+                kind,
+                format!("update: the download's signature does not verify ({error}); nothing was installed"),
+            );
+        }
         CommandError::new(kind, format!("update: {error}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoint_override_is_https_or_loopback_http() {
+        assert_eq!(endpoint_override(None).unwrap(), None);
+        assert_eq!(endpoint_override(Some("  ")).unwrap(), None);
+        let url = endpoint_override(Some("https://updates.example.com/latest.json")).unwrap();
+        assert_eq!(url.unwrap().host_str(), Some("updates.example.com"));
+        assert!(endpoint_override(Some("http://127.0.0.1:9/latest.json"))
+            .unwrap()
+            .is_some());
+        for bad in [
+            "http://updates.example.com/latest.json",
+            "ftp://x/latest.json",
+            "not a url",
+        ] {
+            let error = endpoint_override(Some(bad)).unwrap_err();
+            assert_eq!(error.kind, ErrorKind::InvalidSettings, "{bad}");
+            assert!(error.message.contains(UPDATE_URL_ENV), "{}", error.message);
+        }
     }
 }
