@@ -161,8 +161,23 @@ function startRename(item, c) {
   input.addEventListener("blur", () => finish(true));
 }
 
+/** Asks in the app's own dialog (focus on Cancel; Esc cancels); resolves true for `action`. */
+function ask(title, text, action) {
+  const dialog = $("confirm-dialog");
+  $("confirm-title").textContent = title;
+  $("confirm-text").textContent = text;
+  $("confirm-ok").textContent = action;
+  dialog.returnValue = "cancel";
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.showModal();
+    $("confirm-cancel").focus();
+  });
+}
+
 async function deleteConversation(c) {
-  if (!window.confirm(`Delete "${c.title || "this conversation"}"? This cannot be undone.`)) return;
+  const name = c.title || "this conversation";
+  if (!(await ask("Delete conversation?", `"${name}" and its messages will be deleted. This cannot be undone.`, "Delete"))) return;
   try {
     await api.deleteConversation(c.id);
   } catch (error) {

@@ -12,6 +12,8 @@ import subprocess
 
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from test_app import APP, assistant_messages, invoke, launch, require_environment, shot
@@ -113,6 +115,59 @@ def test_sidebar_search_finds_a_headless_answer_and_opens_it():
         assert entry["messages"][1]["content"].rstrip() == answer.rstrip()
     except Exception:
         shot(driver, "29-history-failure")
+        raise
+    finally:
+        driver.quit()
+
+
+def test_delete_asks_first_and_cancel_keeps_the_conversation():
+    conversation, _ = headless_chat("A conversation about to be deleted")
+    title = "A conversation about to be deleted"
+    driver = launch()
+    try:
+        def item(d):
+            return d.execute_script(
+                "return [...document.querySelectorAll('#conversation-list .conv-item')]"
+                ".find((e) => e.textContent.includes(arguments[0])) || null",
+                title,
+            )
+
+        def press_delete():
+            # The row's buttons show on hover, as for a person with a mouse.
+            row = WebDriverWait(driver, 10).until(item)
+            button = row.find_element(By.CSS_SELECTOR, 'button[aria-label^="Delete"]')
+            ActionChains(driver).move_to_element(row).pause(0.2).click(button).perform()
+
+        def dialog_open(d):
+            return d.execute_script("return document.getElementById('confirm-dialog').open")
+
+        def listed(d):
+            return item(d) is not None
+
+        press_delete()
+        WebDriverWait(driver, 5).until(dialog_open)
+        assert title in driver.find_element(By.ID, "confirm-text").text
+        assert driver.switch_to.active_element.get_attribute("id") == "confirm-cancel", "Cancel has the focus"
+        shot(driver, "25-delete-asks")
+        driver.find_element(By.ID, "confirm-cancel").click()
+        WebDriverWait(driver, 5).until(lambda d: not dialog_open(d))
+        assert listed(driver), "Cancel keeps it"
+
+        press_delete()
+        WebDriverWait(driver, 5).until(dialog_open)
+        driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+        WebDriverWait(driver, 5).until(lambda d: not dialog_open(d))
+        assert listed(driver), "Esc keeps it"
+        assert invoke(driver, "get_conversation", {"id": conversation})["ok"]
+
+        press_delete()
+        WebDriverWait(driver, 5).until(dialog_open)
+        driver.find_element(By.ID, "confirm-ok").click()
+        WebDriverWait(driver, 5).until(lambda d: not listed(d))
+        gone = invoke(driver, "get_conversation", {"id": conversation})
+        assert not gone["ok"], "deleted from the history too"
+    except Exception:
+        shot(driver, "29-delete-failure")
         raise
     finally:
         driver.quit()

@@ -36,8 +36,6 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_opener::init())
         .plugin(navigation::guard())
-        // Before the dialog plugin, whose init script would replace the page's `confirm`.
-        .plugin(save_dialog::keep_page_dialogs())
         .plugin(tauri_plugin_dialog::init())
         .manage(state)
         .invoke_handler(tauri::generate_handler![

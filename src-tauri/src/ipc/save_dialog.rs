@@ -1,45 +1,19 @@
-//! The native save dialog, opened from Rust only, and the guard that keeps the page's own
-//! `alert`/`confirm`/`prompt` native.
+//! The native save dialog, opened from Rust only.
 //!
 //! Invariants: the page is granted no `dialog:*` permission, so only our own commands open a
 //! dialog, and the path the user picks never comes from the page. The dialog is shown through
 //! the plugin's callback form (it runs on the main thread, the command awaits a oneshot), so no
-//! thread waits on the user. The dialog plugin's init script would replace `window.confirm`
-//! with an async call to its `message` command, which the page may not make: `confirm` would
-//! then return a (truthy) promise and a delete would skip its question. [`keep_page_dialogs`]
-//! runs first and pins the native functions.
+//! thread waits on the user. The dialog plugin's init script replaces `window.alert`/`confirm`
+//! with calls to its `message` command, which the page may not make: so the page never uses them
+//! (it asks in its own `<dialog>`, e.g. before a delete).
 
 use std::path::PathBuf;
 
-use tauri::plugin::TauriPlugin;
 use tauri::{Runtime, WebviewWindow};
 use tauri_plugin_dialog::DialogExt;
 
 use crate::core::history::ExportFormat;
 use crate::ipc::error::{CommandError, ErrorKind};
-
-/// Pins `window.alert`, `confirm` and `prompt` to the webview's own; registered before the
-/// dialog plugin, whose init script then cannot replace them.
-const PIN_PAGE_DIALOGS: &str = r#"
-for (const name of ["alert", "confirm", "prompt"]) {
-  const native = window[name];
-  if (typeof native !== "function") continue;
-  Object.defineProperty(window, name, {
-    configurable: false,
-    enumerable: true,
-    get: () => native,
-    set: () => {},
-  });
-}
-"#;
-
-/// The plugin that keeps the page's `alert`/`confirm`/`prompt` native (register it before
-/// `tauri_plugin_dialog::init()`).
-pub fn keep_page_dialogs<R: Runtime>() -> TauriPlugin<R> {
-    tauri::plugin::Builder::new("page-dialogs")
-        .js_init_script(PIN_PAGE_DIALOGS.to_string())
-        .build()
-}
 
 /// Asks where to save a `format` export, suggesting `file_name`; `None` when the user cancels.
 pub async fn ask_save_path<R: Runtime>(
