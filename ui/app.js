@@ -436,4 +436,10 @@ async function boot() {
   document.body.dataset.ready = "true";
 }
 
-boot();
+// The script loads `async` (so it never holds back the first paint of the page): wait for the
+// document if it is still being parsed.
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", boot, { once: true });
+} else {
+  boot();
+}

@@ -59,6 +59,31 @@ function loadVendor(script, stylesheet) {
 }
 
 const HIGHLIGHT = "vendor/highlight/highlight.min.js";
+const HIGHLIGHT_THEMES = [["hl-light", "vendor/highlight/github.min.css"], ["hl-dark", "vendor/highlight/github-dark.min.css"]];
+
+/** Enables the highlight theme matching the page's theme (once its stylesheets are loaded). */
+export function syncHighlightTheme() {
+  const dark = document.documentElement.dataset.theme === "dark";
+  const light = document.getElementById("hl-light");
+  const darkSheet = document.getElementById("hl-dark");
+  if (light) light.disabled = dark;
+  if (darkSheet) darkSheet.disabled = !dark;
+}
+
+/** Loads highlight.js with its light and dark themes. */
+function loadHighlighter() {
+  if (!document.getElementById("hl-light")) {
+    for (const [id, href] of HIGHLIGHT_THEMES) {
+      const link = document.createElement("link");
+      link.rel = "stylesheet";
+      link.href = href;
+      link.id = id;
+      document.head.appendChild(link);
+    }
+    syncHighlightTheme();
+  }
+  return loadVendor(HIGHLIGHT);
+}
 const KATEX = ["vendor/katex/katex.min.js", "vendor/katex/katex.min.css"];
 
 /** Adds the header (language + copy button) to code blocks, math, and optionally highlighting.
@@ -96,7 +121,7 @@ export function decorate(root, { highlight }) {
       }
     }
   }
-  if (wantHighlighter) loadVendor(HIGHLIGHT).then(again, () => { /* code stays plain */ });
+  if (wantHighlighter) loadHighlighter().then(again, () => { /* code stays plain */ });
   const math = root.querySelectorAll("span.math:not([data-done])");
   if (math.length && !window.katex) {
     loadVendor(...KATEX).then(again, () => { /* the TeX source stays visible */ });

@@ -2,6 +2,7 @@
 // settings object shared with app.js through `host.state.settings`.
 
 import { api } from "./api.js";
+import { syncHighlightTheme } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -16,8 +17,7 @@ export function applyTheme(theme) {
   const dark = theme === "dark" || (theme !== "light" && darkQuery.matches);
   document.documentElement.dataset.theme = dark ? "dark" : "light";
   document.documentElement.dataset.themeChoice = currentChoice;
-  $("hl-light").disabled = dark;
-  $("hl-dark").disabled = !dark;
+  syncHighlightTheme();
 }
 darkQuery.addEventListener("change", () => applyTheme(currentChoice));
 
