@@ -365,15 +365,22 @@ export class ChatView {
       temperature: params.temperature ?? undefined,
       maxTokens: params.maxTokens ?? undefined,
     };
+    active.received = 0;
     const onEvent = (message) => {
+      active.received += 1;
+      if (active.onReceived) active.onReceived();
       if (this.active !== active) return; // a stopped or finished request: ignore late events
       const { event, data } = message;
       if (event === "started") {
+        clearRetrying(active);
         if (data.traceId) active.meta.traceId = data.traceId;
+      } else if (event === "retrying") {
+        showRetrying(active, thinking, data);
       } else if (event === "delta") {
         if (!active.hasText) {
           active.hasText = true;
           thinking.remove();
+          clearRetrying(active);
         }
         renderer.push(data.text);
       } else if (event === "usage") {
@@ -391,6 +398,10 @@ export class ChatView {
     } catch (error) {
       failure = error;
     }
+    // Tauri does not order Channel messages against the command's answer: the answer says how
+    // many were sent, so wait for the stragglers (briefly) before settling the view.
+    const expected = (outcome && outcome.events) ?? (failure && failure.events);
+    if (!active.stopped && expected != null) await allReceived(active, expected, 2000);
     if (!active.stopped) await this.complete(active, outcome, failure); // else stop() did
     await this.syncIds(conversationId, active.stopped ? null : view);
   }
@@ -425,6 +436,7 @@ export class ChatView {
 
   async complete(active, outcome, failure) {
     const { view, renderer } = active;
+    clearRetrying(active);
     const thinking = view.md.querySelector(".thinking");
     if (thinking) thinking.remove();
     const text = await renderer.finish();
@@ -472,4 +484,51 @@ export class ChatView {
 /** Decorates a view's Markdown again once it is on the page (libraries load only then). */
 function decorateLater(view) {
   if (view.role === "assistant") decorate(view.md, { highlight: true });
+}
+
+/** What failed, for the retry note. */
+function retryCause(status) {
+  if (status == null) return "Could not reach the gateway";
+  if (status === 429) return "The gateway is busy (429)";
+  return `The gateway answered ${status}`;
+}
+
+/** Says, under the waiting dots, that the request is sent again and when (counting down). */
+function showRetrying(active, thinking, data) {
+  clearInterval(active.retryTimer);
+  if (!active.retryNote) {
+    active.retryNote = document.createElement("span");
+    active.retryNote.className = "retry-note";
+    active.retryNote.setAttribute("role", "status");
+    thinking.after(active.retryNote);
+  }
+  const until = performance.now() + (data.waitMs || 0);
+  const draw = () => {
+    const seconds = Math.max(0, Math.ceil((until - performance.now()) / 1000));
+    const when = seconds > 0 ? `retrying in ${seconds} s` : "retrying now";
+    active.retryNote.textContent = `${retryCause(data.status)} · ${when} (attempt ${data.attempt})`;
+  };
+  draw();
+  active.retryTimer = setInterval(draw, 250);
+}
+
+function clearRetrying(active) {
+  clearInterval(active.retryTimer);
+  active.retryTimer = 0;
+  if (active.retryNote) active.retryNote.remove();
+  active.retryNote = null;
+}
+
+/** Resolves once `active` has received `expected` Channel messages, or after `limit` ms. */
+function allReceived(active, expected, limit) {
+  if (active.received >= expected) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      active.onReceived = null;
+      resolve();
+    };
+    const timer = setTimeout(done, limit);
+    active.onReceived = () => { if (active.received >= expected) done(); };
+  });
 }

@@ -100,24 +100,27 @@ class App:
         """Types a prompt the way a user does (value set, then Enter in the composer) and waits
         until the reply is complete. Returns the reply's rendered text length."""
         d = self.driver
-        before = d.execute_script("return document.querySelectorAll('#thread .msg.assistant').length")
+        # Mark the answers already shown: the page keeps only the latest messages (older ones
+        # leave the DOM), so counting them would not show a new one.
+        d.execute_script(
+            "document.querySelectorAll('#thread .msg.assistant').forEach((m) => m.dataset.perfSeen = '1')")
         d.execute_script(
             "const p = document.getElementById('prompt'); p.value = arguments[0];"
             "p.dispatchEvent(new Event('input', {bubbles: true}));", text)
         d.find_element(By.ID, "prompt").send_keys(Keys.ENTER)
         return d.execute_async_script(
             """
-            const [before, done] = arguments;
+            const done = arguments[0];
             const tick = () => {
               const msgs = document.querySelectorAll('#thread .msg.assistant');
-              if (msgs.length > before && document.getElementById('stop').hidden) {
-                const md = msgs[msgs.length - 1].querySelector('.md');
+              const last = msgs[msgs.length - 1];
+              if (last && !last.dataset.perfSeen && document.getElementById('stop').hidden) {
+                const md = last.querySelector('.md');
                 done(md ? md.textContent.length : 0);
               } else { setTimeout(tick, 10); }
             };
             tick();
-            """,
-            before,
+            """
         )
 
     def new_chat(self):

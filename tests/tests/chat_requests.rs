@@ -181,7 +181,7 @@ async fn rate_limited_with_retry_after_waits_then_succeeds() {
         .push(Route::Chat, Fault::status(429).retry_after(1))
         .unwrap();
     let c = client(&gw.base_url(), CountingTokens::new(&gw, 1), config(IDLE));
-    let (_, sink) = collector();
+    let (events, sink) = collector();
     let start = tokio::time::Instant::now();
     let out = c
         .send(&send("hi"), &CancellationToken::new(), sink)
@@ -192,6 +192,22 @@ async fn rate_limited_with_retry_after_waits_then_succeeds() {
     assert!(waited >= Duration::from_secs(1), "waited only {waited:?}");
     assert!(waited < Duration::from_secs(2), "waited {waited:?}");
     assert_eq!(chat_requests(&gw), 2);
+    // The wait was announced first, and only once.
+    let events = events.lock().unwrap();
+    assert_eq!(
+        events.first(),
+        Some(&ChatEvent::Retrying {
+            attempt: 2,
+            wait: Duration::from_secs(1),
+            status: Some(429),
+        })
+    );
+    let announced = events
+        .iter()
+        .filter(|e| matches!(e, ChatEvent::Retrying { .. }))
+        .count();
+    assert_eq!(announced, 1);
+    assert!(matches!(events.get(1), Some(ChatEvent::Started { .. })));
 }
 
 #[tokio::test]

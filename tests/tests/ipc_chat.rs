@@ -5,7 +5,7 @@
 mod ipc_support;
 
 use behest_desktop::core::backend::ChatRequestInput;
-use behest_desktop::ipc::args::Arg;
+use behest_desktop::ipc::args::{Arg, ChannelArg};
 use behest_desktop::ipc::commands::chat::chat as chat_command;
 use behest_desktop::ipc::events::StreamEvent;
 use ipc_support::{chat_request, kind, new_conversation, recording_channel, run_chat, Harness};
@@ -25,6 +25,11 @@ fn chat_streams_events_in_order_and_records_history() {
     let summary = result.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(summary["conversationId"], conversation.as_str());
     assert_eq!(summary["interrupted"], false);
+    assert_eq!(
+        summary["events"].as_u64(),
+        Some(events.len() as u64),
+        "the answer counts the Channel messages sent before it"
+    );
     let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
     assert_eq!(names.first(), Some(&"started"));
     assert_eq!(names.last(), Some(&"done"));
@@ -136,6 +141,11 @@ fn chat_error_kinds_reach_the_ui_typed_with_the_partial_text_saved() {
         events.iter().any(|e| e["event"] == "delta"),
         "text arrived before the error"
     );
+    assert_eq!(
+        result.as_ref().err().and_then(|e| e["events"].as_u64()),
+        Some(events.len() as u64),
+        "the error counts the Channel messages sent before it"
+    );
     let stored = h
         .invoke("get_conversation", json!({"id": conversation}))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -180,9 +190,9 @@ fn chat_busy_and_cancel() {
             Arg::of(None),
             Arg::of(request),
             Arg::of(None),
-            channel,
+            ChannelArg::of(channel),
         ))
-        .map(|s| s.interrupted)
+        .map(|s| s.summary.interrupted)
     });
     // Poll with an invalid request under the same id: it answers `busy` once the stalled chat is
     // registered, and `invalidArgument` (without sending anything) before.

@@ -8,7 +8,7 @@ mod ipc_support;
 
 use behest_desktop::core::backend::ChatRequestInput;
 use behest_desktop::core::check::CheckResult;
-use behest_desktop::ipc::args::Arg;
+use behest_desktop::ipc::args::{Arg, ChannelArg};
 use behest_desktop::ipc::commands::chat::chat as chat_command;
 use behest_desktop::ipc::commands::dev::run_check;
 use behest_desktop::ipc::events::StreamEvent;
@@ -18,9 +18,13 @@ use serde_json::{json, Value};
 /// Runs `run_check` directly with a recording Channel: (answer, streamed results).
 fn check(h: &Harness, origins: Option<Vec<String>>) -> (Result<Value, Value>, Vec<Value>) {
     let (channel, seen) = recording_channel::<CheckResult>();
-    let answer = tauri::async_runtime::block_on(run_check(h.state(), Arg::of(origins), channel))
-        .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
-        .map_err(|e| serde_json::to_value(e).unwrap_or(Value::Null));
+    let answer = tauri::async_runtime::block_on(run_check(
+        h.state(),
+        Arg::of(origins),
+        ChannelArg::of(channel),
+    ))
+    .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
+    .map_err(|e| serde_json::to_value(e).unwrap_or(Value::Null));
     let events = seen.lock().map(|s| s.clone()).unwrap_or_default();
     (answer, events)
 }
@@ -35,7 +39,7 @@ fn chat_once(h: &Harness, text: &str) {
         Arg::of(None),
         Arg::of(request),
         Arg::of(None),
-        channel,
+        ChannelArg::of(channel),
     ));
     assert!(summary.is_ok(), "the chat ran");
 }
@@ -231,7 +235,7 @@ fn a_failed_chat_is_logged_with_its_status_and_trace_id() {
         Arg::of(None),
         Arg::of(request),
         Arg::of(None),
-        channel,
+        ChannelArg::of(channel),
     ));
     assert!(answer.is_err(), "the chat failed");
     let recent = h

@@ -5,7 +5,7 @@
 mod ipc_support;
 
 use behest_desktop::core::backend::ChatRequestInput;
-use behest_desktop::ipc::args::Arg;
+use behest_desktop::ipc::args::{Arg, ChannelArg};
 use behest_desktop::ipc::commands::{chat::chat as chat_command, NAMES};
 use behest_desktop::ipc::events::StreamEvent;
 use behest_desktop_tests::workspace_root;
@@ -115,7 +115,7 @@ fn no_token_or_secret_crosses_ipc() {
         Arg::of(Some(id.clone())),
         Arg::of(request),
         Arg::of(None),
-        channel,
+        ChannelArg::of(channel),
     ));
     let mut transcript: Vec<String> = seen
         .lock()

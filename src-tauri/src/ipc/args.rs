@@ -1,5 +1,6 @@
 //! [`Arg`]: a command argument whose absence or malformation becomes a typed
-//! [`CommandError`] (`invalidArgument`) inside the command, instead of Tauri's untyped string.
+//! [`CommandError`] (`invalidArgument`) inside the command, instead of Tauri's untyped string;
+//! [`ChannelArg`] does the same for a `Channel`.
 //!
 //! Invariant: deserializing an [`Arg`] never fails for a JSON payload (a missing key, `null`,
 //! a wrong type, deep nesting Tauri already accepted); the error surfaces when the command
@@ -41,6 +42,44 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Arg<T> {
                 }
             });
         Ok(Arg(parsed))
+    }
+}
+
+/// A `Channel` argument whose absence or malformation becomes `invalidArgument` inside the
+/// command (Tauri's own `Channel` argument would fail the call with an untyped string).
+pub struct ChannelArg<T>(Result<tauri::ipc::Channel<T>, String>);
+
+impl<T> ChannelArg<T> {
+    /// The channel, or `invalidArgument` naming it.
+    pub fn get(self, name: &str) -> Result<tauri::ipc::Channel<T>, CommandError> {
+        self.0.map_err(|_| {
+            CommandError::invalid_argument(name, "expected a Channel (`__CHANNEL__:<id>`)")
+        })
+    }
+
+    /// An argument holding `channel` (for direct calls).
+    pub fn of(channel: tauri::ipc::Channel<T>) -> Self {
+        ChannelArg(Ok(channel))
+    }
+}
+
+impl<T> std::fmt::Debug for ChannelArg<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_ok() {
+            "ChannelArg(Ok)"
+        } else {
+            "ChannelArg(Err)"
+        })
+    }
+}
+
+impl<'de, R: tauri::Runtime, T> tauri::ipc::CommandArg<'de, R> for ChannelArg<T> {
+    fn from_command(
+        command: tauri::ipc::CommandItem<'de, R>,
+    ) -> Result<Self, tauri::ipc::InvokeError> {
+        Ok(ChannelArg(
+            tauri::ipc::Channel::from_command(command).map_err(|e| format!("{e:?}")),
+        ))
     }
 }
 

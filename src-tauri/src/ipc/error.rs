@@ -68,6 +68,10 @@ pub struct CommandError {
     /// Seconds the server asked us to wait.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// `chat` only: how many Channel messages were sent before this answer (Tauri does not
+    /// order them against it, so the page waits for that many before it settles the view).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<u32>,
 }
 
 impl CommandError {
@@ -78,6 +82,7 @@ impl CommandError {
             message: redact::excerpt(message.as_ref(), 300),
             trace_id: None,
             retry_after: None,
+            events: None,
         }
     }
 
@@ -125,6 +130,7 @@ impl From<Error> for CommandError {
             message: redact::excerpt(&error.to_string(), 300),
             trace_id: error.trace_id().map(str::to_string),
             retry_after: error.retry_after().map(|d| d.as_secs()),
+            events: None,
         }
     }
 }

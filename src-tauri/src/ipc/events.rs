@@ -16,6 +16,17 @@ pub enum StreamEvent {
         /// `X-Trace-Id` of the answer.
         trace_id: Option<String>,
     },
+    /// A request failed before any answer; it is sent again after `waitMs` (the UI says so
+    /// instead of only showing that it waits).
+    #[serde(rename_all = "camelCase")]
+    Retrying {
+        /// The request about to be sent (2 for the first retry).
+        attempt: u32,
+        /// Milliseconds until it is sent.
+        wait_ms: u64,
+        /// The HTTP status that failed (`null`: the connection failed).
+        status: Option<u16>,
+    },
     /// Text to append.
     Delta {
         /// The new text.
@@ -54,6 +65,15 @@ impl From<ChatEvent> for StreamEvent {
     fn from(event: ChatEvent) -> Self {
         match event {
             ChatEvent::Started { trace_id } => StreamEvent::Started { trace_id },
+            ChatEvent::Retrying {
+                attempt,
+                wait,
+                status,
+            } => StreamEvent::Retrying {
+                attempt,
+                wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                status,
+            },
             ChatEvent::Delta { text } => StreamEvent::Delta { text },
             ChatEvent::Usage(u) => StreamEvent::Usage {
                 prompt_tokens: u.prompt_tokens,

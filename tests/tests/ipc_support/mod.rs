@@ -180,7 +180,7 @@ pub fn run_chat(
         behest_desktop::ipc::args::Arg::of(conversation),
         behest_desktop::ipc::args::Arg::of(request),
         behest_desktop::ipc::args::Arg::of(replace_from),
-        channel,
+        behest_desktop::ipc::args::ChannelArg::of(channel),
     ));
     let events = seen.lock().map(|s| s.clone()).unwrap_or_default();
     let result = result

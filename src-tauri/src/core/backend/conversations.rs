@@ -127,7 +127,7 @@ impl Backend {
                         metrics.trace_id = trace_id.clone();
                     }
                     ChatEvent::Started { trace_id } => metrics.trace_id = trace_id.clone(),
-                    ChatEvent::Interrupted { .. } => {}
+                    ChatEvent::Interrupted { .. } | ChatEvent::Retrying { .. } => {}
                 }
                 sink(event)
             })

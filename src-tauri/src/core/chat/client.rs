@@ -160,7 +160,7 @@ impl ChatClient {
         let started = Instant::now();
         let body = self.body(send).map_err(ChatFailure::before_text)?;
         let answer = match self
-            .open(send, body, cancel)
+            .open(send, body, cancel, &mut sink)
             .await
             .map_err(ChatFailure::before_text)?
         {
@@ -240,13 +240,18 @@ impl ChatClient {
         Ok(h)
     }
 
-    /// Sends until a 2xx answer's headers arrive, the policy gives up, or `cancel` trips.
-    async fn open(
+    /// Sends until a 2xx answer's headers arrive, the policy gives up, or `cancel` trips; each
+    /// wait before a retry is announced to `sink` first.
+    async fn open<F>(
         &self,
         send: &ChatSend,
         body: Bytes,
         cancel: &CancellationToken,
-    ) -> Result<Opened> {
+        sink: &mut F,
+    ) -> Result<Opened>
+    where
+        F: FnMut(ChatEvent) -> std::result::Result<(), SinkClosed>,
+    {
         let mut tried = Attempts::default();
         loop {
             let bearer = tokio::select! {
@@ -315,6 +320,19 @@ impl ChatClient {
                         attempt = tried.requests,
                         "chat request failed, retrying"
                     );
+                    let status = match failure {
+                        Failure::Status { status, .. } => Some(status),
+                        _ => None,
+                    };
+                    let announced = sink(ChatEvent::Retrying {
+                        attempt: tried.requests + 1,
+                        wait,
+                        status,
+                    });
+                    if announced.is_err() {
+                        cancel.cancel();
+                        return Ok(Opened::Cancelled);
+                    }
                     tokio::select! {
                         biased;
                         _ = cancel.cancelled() => return Ok(Opened::Cancelled),

@@ -26,14 +26,25 @@ pub use retry::RetryPolicy;
 use crate::core::protocol::chat::Usage;
 use crate::core::Error;
 
-/// What the stream driver tells its sink, in order: `Started`, any number of `Delta` and at most
-/// one `Usage`, then `Done` or `Interrupted` (nothing more after a cancel or an error).
+/// What the stream driver tells its sink, in order: any `Retrying` (before an answer), `Started`,
+/// any number of `Delta` and at most one `Usage`, then `Done` or `Interrupted` (nothing more
+/// after a cancel or an error).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChatEvent {
     /// The gateway accepted the request (a 200 answer arrived).
     Started {
         /// `X-Trace-Id` of the answer.
         trace_id: Option<String>,
+    },
+    /// A request failed before any answer and will be sent again after `wait` (a `Retry-After`
+    /// being honoured, or a backoff); nothing was shown yet, so nothing is repeated.
+    Retrying {
+        /// The request about to be sent (2 for the first retry).
+        attempt: u32,
+        /// How long the client waits first.
+        wait: Duration,
+        /// The HTTP status that failed (`None`: the connection failed).
+        status: Option<u16>,
     },
     /// New text to append.
     Delta {

@@ -1,18 +1,34 @@
 //! `chat` (streams over a Channel), `cancel_chat` and `render_markdown`.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::State;
 
 use crate::core::backend::conversations::ChatRejection;
 use crate::core::backend::{ChatInput, ChatRequestInput, ChatSummary};
 use crate::core::chat::SinkClosed;
-use crate::ipc::args::Arg;
+use crate::ipc::args::{Arg, ChannelArg};
 use crate::ipc::error::{CommandError, ErrorKind};
 use crate::ipc::events::StreamEvent;
 use crate::ipc::state::AppState;
 
 /// Longest text `render_markdown` accepts, in bytes.
 pub const MAX_MARKDOWN: usize = 8 << 20;
+
+/// What `chat` resolves with: the outcome, and how many Channel messages preceded it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChatAnswer {
+    /// How the chat ended.
+    #[serde(flatten)]
+    pub summary: ChatSummary,
+    /// Channel messages sent before this answer. Tauri does not order Channel messages against
+    /// a command's answer, so the page waits until it has this many before it settles the view
+    /// (a failure carries the same count in `CommandError::events`).
+    pub events: u32,
+}
 
 /// Streams one answer into `on_event`; resolves with the outcome, rejects with the error.
 #[tauri::command]
@@ -22,30 +38,39 @@ pub async fn chat(
     conversation_id: Arg<Option<String>>,
     request: Arg<ChatRequestInput>,
     replace_from: Arg<Option<String>>,
-    on_event: Channel<StreamEvent>,
-) -> Result<ChatSummary, CommandError> {
+    on_event: ChannelArg<StreamEvent>,
+) -> Result<ChatAnswer, CommandError> {
+    let on_event: Channel<StreamEvent> = on_event.get("onEvent")?;
     let input = ChatInput {
         request_id: request_id.get("requestId")?,
         conversation_id: conversation_id.get("conversationId")?,
         request: request.get("request")?,
         replace_from: replace_from.get("replaceFrom")?,
     };
+    let sent = Arc::new(AtomicU32::new(0));
+    let counter = Arc::clone(&sent);
     let sink = move |event| {
         on_event
             .send(StreamEvent::from(event))
-            .map_err(|_| SinkClosed)
+            .map_err(|_| SinkClosed)?;
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     };
-    state
-        .backend
-        .chat(input, sink)
-        .await
-        .map_err(|rejection| match rejection {
-            ChatRejection::Busy => CommandError::new(
-                ErrorKind::Busy,
-                "a chat with this request id is already running",
-            ),
-            ChatRejection::Invalid(detail) => CommandError::invalid_argument("request", detail),
-            ChatRejection::Failed(failure) => CommandError::from(failure),
+    let result = state.backend.chat(input, sink).await;
+    let events = sent.load(Ordering::Relaxed);
+    result
+        .map(|summary| ChatAnswer { summary, events })
+        .map_err(|rejection| {
+            let mut error = match rejection {
+                ChatRejection::Busy => CommandError::new(
+                    ErrorKind::Busy,
+                    "a chat with this request id is already running",
+                ),
+                ChatRejection::Invalid(detail) => CommandError::invalid_argument("request", detail),
+                ChatRejection::Failed(failure) => CommandError::from(failure),
+            };
+            error.events = Some(events);
+            error
         })
 }
 

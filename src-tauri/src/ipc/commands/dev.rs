@@ -10,7 +10,7 @@ use tauri::State;
 
 use crate::core::backend::requests::{RequestRecord, DEFAULT_CAPACITY};
 use crate::core::check::{CheckReport, CheckResult};
-use crate::ipc::args::Arg;
+use crate::ipc::args::{Arg, ChannelArg};
 use crate::ipc::error::CommandError;
 use crate::ipc::state::AppState;
 
@@ -20,9 +20,10 @@ use crate::ipc::state::AppState;
 pub async fn run_check(
     state: State<'_, AppState>,
     origins: Arg<Option<Vec<String>>>,
-    on_event: Channel<CheckResult>,
+    on_event: ChannelArg<CheckResult>,
 ) -> Result<CheckReport, CommandError> {
     let origins = origins.get("origins")?.unwrap_or_default();
+    let on_event: Channel<CheckResult> = on_event.get("onEvent")?;
     let progress = move |result: &CheckResult| {
         // A closed panel stops listening; the run still finishes and resolves with the report.
         let _ = on_event.send(result.clone());
