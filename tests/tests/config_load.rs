@@ -266,3 +266,26 @@ async fn demo_mode_starts_a_gateway_whose_key_the_minter_signs_with() {
         .unwrap()
         .is_none());
 }
+
+#[test]
+fn the_demo_gateway_never_runs_out_of_quota_in_a_day_of_chatting() {
+    use behest_desktop::core::config::load::{
+        configure_demo, DEMO_MAX_BODY_BYTES, DEMO_REQUESTS_PER_DAY, DEMO_TOKENS_PER_DAY,
+    };
+    use behest_desktop::core::gateway::GatewayConfig;
+    let mut config = GatewayConfig::demo().unwrap();
+    configure_demo(&mut config, &DemoOptions::default());
+    let max_rpm = behest_desktop::core::gateway::config::default_tier_limits()["max"].rpm;
+    assert!(!config.projects.is_empty());
+    for project in &config.projects {
+        assert!(!project.tier_limits.is_empty());
+        for (tier, limits) in &project.tier_limits {
+            assert_eq!(limits.rpm, max_rpm, "{tier}");
+            assert_eq!(limits.requests_per_day, DEMO_REQUESTS_PER_DAY, "{tier}");
+            assert_eq!(limits.tokens_per_day, DEMO_TOKENS_PER_DAY, "{tier}");
+        }
+    }
+    // A 1 MB conversation resent every turn, 2,000 turns a day, at ~4 characters a token.
+    assert!(DEMO_TOKENS_PER_DAY > 2_000 * (1 << 20) / 4);
+    assert_eq!(config.max_body_bytes, DEMO_MAX_BODY_BYTES);
+}

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use super::{env, settings_path, AuthMode, Config, Env, Settings, SigningConfig, StoredSecrets};
 use crate::core::auth::DemoCredentials;
-use crate::core::gateway::{DemoResponder, Gateway, GatewayConfig, GatewayHandle};
+use crate::core::gateway::{DemoResponder, Gateway, GatewayConfig, GatewayHandle, TierLimits};
 use crate::core::secrets::{self, KeyringState, KeyringStore, SecretStore, DEFAULT_SERVICE};
 use crate::core::{Error, Result};
 
@@ -177,27 +177,45 @@ impl DemoOptions {
     }
 }
 
-/// Starts the demo gateway on `127.0.0.1:0` (its keys generated on a blocking thread).
-pub async fn spawn_demo_gateway(options: &DemoOptions) -> Result<GatewayHandle> {
-    let mut config = tokio::task::spawn_blocking(GatewayConfig::demo)
-        .await
-        .map_err(|_| Error::Crypto("generating the demo gateway's keys failed".into()))??;
+/// The demo's daily caps. The demo is for chatting, not for exercising quotas, and the app resends
+/// a conversation whole with each message, so a long one costs a lot of prompt tokens a turn (a
+/// 1 MB conversation about 250k): the documented `max` tier's 20M tokens a day would run out
+/// within a few hundred turns.
+pub const DEMO_TOKENS_PER_DAY: u64 = 10_000_000_000;
+/// See [`DEMO_TOKENS_PER_DAY`].
+pub const DEMO_REQUESTS_PER_DAY: u64 = 10_000_000;
+
+/// Makes a gateway config the app's demo gateway: the built-in responder at `options`' pace,
+/// fault scripting as asked, every tier at the `max` tier's per-minute rate with the demo's daily
+/// caps, and bodies up to [`DEMO_MAX_BODY_BYTES`] (a long conversation is never refused for its
+/// size).
+pub fn configure_demo(config: &mut GatewayConfig, options: &DemoOptions) {
     config.responder = Arc::new(DemoResponder::new(options.chunk_delay));
     config.faults_enabled = options.faults;
     config.max_recorded_requests = options.record_requests;
-    // The demo is for chatting, not for exercising quotas: every tier gets the documented `max`
-    // limits, and a long conversation (the app resends it whole) is not refused for its size.
     if let Some(max) = crate::core::gateway::config::default_tier_limits()
         .get("max")
         .copied()
     {
         for project in &mut config.projects {
             for limits in project.tier_limits.values_mut() {
-                *limits = max;
+                *limits = TierLimits {
+                    tokens_per_day: DEMO_TOKENS_PER_DAY,
+                    requests_per_day: DEMO_REQUESTS_PER_DAY,
+                    ..max
+                };
             }
         }
     }
     config.max_body_bytes = DEMO_MAX_BODY_BYTES;
+}
+
+/// Starts the demo gateway on `127.0.0.1:0` (its keys generated on a blocking thread).
+pub async fn spawn_demo_gateway(options: &DemoOptions) -> Result<GatewayHandle> {
+    let mut config = tokio::task::spawn_blocking(GatewayConfig::demo)
+        .await
+        .map_err(|_| Error::Crypto("generating the demo gateway's keys failed".into()))??;
+    configure_demo(&mut config, options);
     let handle = Gateway::spawn(config, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     tracing::info!(base_url = %handle.base_url(), "demo gateway started");
     Ok(handle)
