@@ -121,7 +121,13 @@ fn no_token_or_secret_crosses_ipc() {
         .lock()
         .map(|s| s.iter().map(Value::to_string).collect())
         .unwrap_or_default();
-    assert!(transcript.len() > 5, "the chat streamed");
+    for event in ["started", "delta", "done"] {
+        let tag = format!("\"event\":\"{event}\"");
+        assert!(
+            transcript.iter().any(|m| m.contains(&tag)),
+            "the chat streamed a {event} event: {transcript:?}"
+        );
+    }
     transcript.push(serde_json::to_string(&summary.map_err(|e| e.message)).unwrap_or_default());
     for (command, args) in [
         ("app_status", json!({})),

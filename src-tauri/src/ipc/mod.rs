@@ -9,6 +9,7 @@ pub mod args;
 pub mod commands;
 pub mod error;
 pub mod events;
+pub mod forward;
 pub mod navigation;
 pub mod save_dialog;
 pub mod settings_store;

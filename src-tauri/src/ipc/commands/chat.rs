@@ -1,8 +1,5 @@
 //! `chat` (streams over a Channel), `cancel_chat` and `render_markdown`.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
-
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::State;
@@ -13,6 +10,7 @@ use crate::core::chat::SinkClosed;
 use crate::ipc::args::{Arg, ChannelArg};
 use crate::ipc::error::{CommandError, ErrorKind};
 use crate::ipc::events::StreamEvent;
+use crate::ipc::forward;
 use crate::ipc::state::AppState;
 
 /// Longest text `render_markdown` accepts, in bytes.
@@ -47,17 +45,15 @@ pub async fn chat(
         request: request.get("request")?,
         replace_from: replace_from.get("replaceFrom")?,
     };
-    let sent = Arc::new(AtomicU32::new(0));
-    let counter = Arc::clone(&sent);
-    let sink = move |event| {
-        on_event
-            .send(StreamEvent::from(event))
-            .map_err(|_| SinkClosed)?;
-        counter.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    };
+    // Events go to the page through the forwarder, which merges deltas that pile up (see
+    // `ipc::forward`); the sink is dropped when the chat ends, which ends the forwarder.
+    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let deliver = move |event| on_event.send(StreamEvent::from(event)).map_err(|_| ());
+    let forwarder =
+        tauri::async_runtime::spawn(forward::forward(events_rx, deliver, forward::MIN_GAP));
+    let sink = move |event| events_tx.send(event).map_err(|_| SinkClosed);
     let result = state.backend.chat(input, sink).await;
-    let events = sent.load(Ordering::Relaxed);
+    let events = forwarder.await.unwrap_or(0);
     result
         .map(|summary| ChatAnswer { summary, events })
         .map_err(|rejection| {
