@@ -397,12 +397,11 @@ async fn the_app_sends_the_conversations_server_thread() {
         http: build_client(HttpOptions::default()).unwrap(),
     };
     let backend = Backend::start(options, Settings::default()).await.unwrap();
-    let c = backend
-        .history()
+    let history = backend.history().await.unwrap();
+    let c = history
         .create_conversation("app thread", ChatParams::default())
         .unwrap();
-    let thread = backend
-        .history()
+    let thread = history
         .set_server_threads(&c.id, true)
         .unwrap()
         .server_thread_id
@@ -444,5 +443,39 @@ async fn the_app_sends_the_conversations_server_thread() {
             ("assistant".to_string(), text),
         ],
         "the gateway thread holds the exchange"
+    );
+}
+
+/// The app opens its history in the background: a history that cannot be opened does not stop
+/// the app; every history command says why, and the rest (status) still answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_that_cannot_be_opened_is_reported_by_each_history_command() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the history's directory should be.
+    let blocked = dir.path().join("data");
+    std::fs::write(&blocked, b"not a directory").unwrap();
+    let options = BackendOptions {
+        env: Env::from_pairs::<&str, &str>([]),
+        history: HistoryPaths::in_dir(&blocked),
+        secrets: Arc::new(MemoryStore::new()),
+        demo: DemoOptions::default(),
+        http: build_client(HttpOptions::default()).unwrap(),
+    };
+    let backend = Backend::open(options, Settings::default()).await.unwrap();
+    for _ in 0..2 {
+        let error = backend.list_conversations().await.unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("the history could not be opened"),
+            "{error}"
+        );
+    }
+    backend.connect().await;
+    assert_eq!(backend.status().await.mode, "demo");
+    assert_eq!(
+        std::fs::read(&blocked).unwrap(),
+        b"not a directory",
+        "left as it was"
     );
 }

@@ -74,7 +74,7 @@ pub fn context<R: Runtime>() -> tauri::Context<R> {
 }
 
 /// The app's state from the environment: settings file, history dir, OS keyring, demo knobs.
-/// The connection is made in the background (see [`Backend::open`]).
+/// The history is opened and the connection made in the background (see [`Backend::open`]).
 async fn open_state() -> crate::core::Result<AppState> {
     let settings_path = config::settings_path()?;
     let settings = Settings::load(&settings_path).unwrap_or_else(|error| {
@@ -90,6 +90,14 @@ async fn open_state() -> crate::core::Result<AppState> {
         http: crate::core::http::shared_client()?,
     };
     let backend = Arc::new(Backend::open(options, settings).await?);
+    // Both in the background, so neither a big history's check nor a slow keyring delays the
+    // window; commands wait for what they need.
+    let opening = Arc::clone(&backend);
+    tauri::async_runtime::spawn(async move {
+        if let Err(error) = opening.history().await {
+            tracing::error!(%error, "the history cannot be opened; history commands will say so");
+        }
+    });
     let connecting = Arc::clone(&backend);
     tauri::async_runtime::spawn(async move { connecting.connect().await });
     Ok(AppState::new(backend, settings_path))

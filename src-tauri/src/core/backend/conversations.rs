@@ -82,7 +82,8 @@ impl Backend {
         let link = self.ready_link().await?;
         if let (Some(conversation), Some(from)) = (&input.conversation_id, &input.replace_from) {
             let (conversation, from) = (conversation.clone(), from.clone());
-            self.history
+            self.history()
+                .await?
                 .call(move |h| truncate_from(h, &conversation, &from))
                 .await?;
         }
@@ -94,7 +95,8 @@ impl Backend {
             max_tokens: request.max_tokens,
         };
         let exchange = self
-            .history
+            .history()
+            .await?
             .begin_exchange(input.conversation_id.clone(), last.content.clone(), params)
             .await?;
         let mut send = ChatSend::new(
@@ -172,7 +174,11 @@ impl Backend {
 
     /// Every conversation, newest first.
     pub async fn list_conversations(&self) -> Result<Vec<ConversationItem>> {
-        let list = self.history.call(|h| h.list_conversations()).await?;
+        let list = self
+            .history()
+            .await?
+            .call(|h| h.list_conversations())
+            .await?;
         Ok(list
             .into_iter()
             .map(|c| ConversationItem {
@@ -192,7 +198,8 @@ impl Backend {
             return self.list_conversations().await;
         }
         let hits = self
-            .history
+            .history()
+            .await?
             .call(move |h| h.search(&query, history::search::DEFAULT_LIMIT))
             .await?;
         let mut items: Vec<ConversationItem> = Vec::new();
@@ -213,7 +220,11 @@ impl Backend {
 
     /// One conversation with its messages.
     pub async fn get_conversation(&self, id: String) -> Result<ConversationView> {
-        let full = self.history.call(move |h| h.get_conversation(&id)).await?;
+        let full = self
+            .history()
+            .await?
+            .call(move |h| h.get_conversation(&id))
+            .await?;
         let mut view = ConversationView::from(full.conversation);
         view.messages = full
             .messages
@@ -237,7 +248,8 @@ impl Backend {
         }
         let params = draft.params();
         let created = self
-            .history
+            .history()
+            .await?
             .call(move |h| h.create_conversation(&title, params))
             .await?;
         Ok(ConversationView::from(created))
@@ -250,7 +262,8 @@ impl Backend {
             return Err(Error::settings("title", "expected 1 to 200 characters"));
         }
         Ok(self
-            .history
+            .history()
+            .await?
             .call(move |h| h.rename_conversation(&id, &title))
             .await?
             .into())
@@ -267,7 +280,8 @@ impl Backend {
         }
         let params = draft.params();
         Ok(self
-            .history
+            .history()
+            .await?
             .call(move |h| h.set_params(&id, &params))
             .await?
             .into())
@@ -275,12 +289,16 @@ impl Backend {
 
     /// Deletes a conversation and its messages.
     pub async fn delete_conversation(&self, id: String) -> Result<()> {
-        self.history.call(move |h| h.delete_conversation(&id)).await
+        self.history()
+            .await?
+            .call(move |h| h.delete_conversation(&id))
+            .await
     }
 
     /// One conversation as Markdown or JSON.
     pub async fn export_conversation(&self, id: String, format: ExportFormat) -> Result<String> {
-        self.history
+        self.history()
+            .await?
             .call(move |h| h.export(Some(&id), format))
             .await
     }
@@ -291,7 +309,8 @@ impl Backend {
         id: Option<String>,
         format: ExportFormat,
     ) -> Result<history::ExportDocument> {
-        self.history
+        self.history()
+            .await?
             .call(move |h| h.export_document(id.as_deref(), format))
             .await
     }

@@ -44,6 +44,29 @@ pub struct BackendOptions {
     pub http: reqwest::Client,
 }
 
+/// The history, opened once on first use; an open that failed stays failed (its reason is
+/// kept, so every history command reports it).
+struct HistorySlot {
+    cell: tokio::sync::OnceCell<std::result::Result<History, String>>,
+    paths: HistoryPaths,
+}
+
+impl HistorySlot {
+    async fn get(&self) -> Result<&History> {
+        let opened = self
+            .cell
+            .get_or_init(|| async {
+                History::open_async(self.paths.clone(), HistoryOptions::default())
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+        opened
+            .as_ref()
+            .map_err(|e| Error::Storage(format!("the history could not be opened: {e}")))
+    }
+}
+
 /// The app's state behind every command.
 pub struct Backend {
     env: Env,
@@ -51,7 +74,7 @@ pub struct Backend {
     demo_options: DemoOptions,
     demo: DemoSlot,
     http: reqwest::Client,
-    history: History,
+    history: HistorySlot,
     inflight: Arc<InFlight>,
     settings: RwLock<Settings>,
     link: RwLock<std::result::Result<Arc<link::Link>, String>>,
@@ -62,31 +85,36 @@ pub struct Backend {
 impl std::fmt::Debug for Backend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Backend")
-            .field("history", &self.history)
+            .field("history", &self.history.paths.db)
             .finish_non_exhaustive()
     }
 }
 
 impl Backend {
-    /// [`Backend::open`] then [`Backend::connect`].
+    /// [`Backend::open`], the history opened, then [`Backend::connect`].
     pub async fn start(options: BackendOptions, settings: Settings) -> Result<Backend> {
         let backend = Backend::open(options, settings).await?;
+        backend.history().await?;
         backend.connect().await;
         Ok(backend)
     }
 
-    /// Opens the history; the connection is made by [`Backend::connect`] (the app runs it in
-    /// the background so a slow keyring never delays the window). Commands that need the
-    /// connection wait for it. A history that cannot be opened is an error.
+    /// A backend whose history opens on first use (the app starts that in the background with
+    /// [`Backend::history`] so an integrity check or the daily backup of a big file never holds
+    /// back the window) and whose connection is made by [`Backend::connect`] (also in the
+    /// background, so a slow keyring never delays the window). Commands wait for what they need;
+    /// a history that cannot be opened makes every history command fail with that reason.
     pub async fn open(options: BackendOptions, settings: Settings) -> Result<Backend> {
-        let history = History::open_async(options.history, HistoryOptions::default()).await?;
         Ok(Backend {
             env: options.env,
             secrets: options.secrets,
             demo_options: options.demo,
             demo: DemoSlot::default(),
             http: options.http,
-            history,
+            history: HistorySlot {
+                cell: tokio::sync::OnceCell::new(),
+                paths: options.history,
+            },
             inflight: InFlight::new(),
             settings: RwLock::new(settings),
             link: RwLock::new(Err("still connecting".into())),
@@ -150,9 +178,9 @@ impl Backend {
         }
     }
 
-    /// The history store.
-    pub fn history(&self) -> &History {
-        &self.history
+    /// The history store, once open (the first call opens it; later ones wait for that).
+    pub async fn history(&self) -> Result<&History> {
+        self.history.get().await
     }
 
     /// The demo gateway, when one runs (tests script faults through it).
