@@ -58,7 +58,6 @@ export const api = {
   renameConversation: (id, title) => call("rename_conversation", { id, title }),
   updateConversation: (id, params) => call("update_conversation", { id, params }),
   deleteConversation: (id) => call("delete_conversation", { id }),
-  exportConversation: (id, format) => call("export_conversation", { id, format }),
   /**
    * Saves one conversation (`id`) or all of them (`id` null) as "md" or "json" where the user
    * picks in the native save dialog. Resolves with `{path, bytes}`, or null when cancelled.

@@ -64,6 +64,19 @@ def invoke(driver, command, args=None):
     )
 
 
+def script_fault(driver, fault):
+    """Scripts the app's demo gateway (on loopback) to answer the next chat with `fault`."""
+    status = invoke(driver, "app_status")
+    assert status["ok"], status
+    base = status["value"]["baseUrl"]
+    assert base.startswith("http://127.0.0.1:")
+    body = json.dumps({"route": "chat", "fault": fault}).encode()
+    request = urllib.request.Request(base + "/__behest/faults", data=body, method="POST",
+                                     headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert answer.status == 204
+
+
 def assistant_messages(driver):
     return driver.find_elements(By.CSS_SELECTOR, "#thread .msg.assistant")
 
@@ -181,15 +194,7 @@ def test_settings_survive_a_restart(state):
 def test_gateway_failure_mid_stream_shows_retry_and_keeps_text(state):
     driver = launch()
     try:
-        status = invoke(driver, "app_status")
-        assert status["ok"], status
-        base = status["value"]["baseUrl"]
-        assert base.startswith("http://127.0.0.1:")
-        body = json.dumps({"route": "chat", "fault": {"error_after": 25}}).encode()
-        request = urllib.request.Request(base + "/__behest/faults", data=body, method="POST",
-                                         headers={"content-type": "application/json"})
-        with urllib.request.urlopen(request, timeout=5) as answer:
-            assert answer.status == 204
+        script_fault(driver, {"error_after": 25})
 
         driver.find_element(By.ID, "new-chat").click()
         send(driver, "This one will break")

@@ -3,23 +3,10 @@ app says so under the waiting dots ("retrying in N s") instead of only waiting, 
 arrives and the note is gone.
 """
 
-import json
-import urllib.request
-
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from test_app import assistant_messages, invoke, launch, send, shot, streaming
-
-
-def script_fault(driver, fault):
-    status = invoke(driver, "app_status")
-    assert status["ok"], status
-    body = json.dumps({"route": "chat", "fault": fault}).encode()
-    request = urllib.request.Request(status["value"]["baseUrl"] + "/__behest/faults", data=body,
-                                     method="POST", headers={"content-type": "application/json"})
-    with urllib.request.urlopen(request, timeout=5) as answer:
-        assert answer.status == 204
+from test_app import assistant_messages, launch, script_fault, send, shot, streaming
 
 
 def retry_note(driver):

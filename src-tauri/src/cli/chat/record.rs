@@ -8,10 +8,9 @@
 //! saved `interrupted`, a failure `error`, both with the partial text. A process killed
 //! mid-stream leaves a `streaming` row the next open marks `interrupted` (the history's lease).
 
-use crate::core::chat::{ChatFailure, ChatOutcome, ChatStatus};
+use crate::core::chat::{ChatFailure, ChatOutcome};
 use crate::core::history::{
-    ChatParams, Conversation, Exchange, History, HistoryOptions, HistoryPaths, Metrics, Outcome,
-    Role,
+    ChatParams, Conversation, Exchange, History, HistoryOptions, HistoryPaths, Outcome, Role,
 };
 use crate::core::protocol::chat::ChatMessage;
 use crate::core::{Error, Result};
@@ -90,31 +89,7 @@ impl Recording {
         self,
         result: &std::result::Result<ChatOutcome, ChatFailure>,
     ) -> Result<()> {
-        let outcome = match result {
-            Ok(o) => {
-                let metrics = Metrics {
-                    usage: o.usage,
-                    ttft_ms: o
-                        .ttft
-                        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-                    tokens_per_second: o.tokens_per_second,
-                    trace_id: o.trace_id.clone(),
-                };
-                match o.status {
-                    ChatStatus::Completed => Outcome::Complete(metrics),
-                    ChatStatus::Interrupted { .. } | ChatStatus::Cancelled => {
-                        Outcome::Interrupted(metrics)
-                    }
-                }
-            }
-            Err(f) => Outcome::failed(
-                &f.error,
-                Metrics {
-                    trace_id: f.trace_id.clone(),
-                    ..Metrics::default()
-                },
-            ),
-        };
+        let outcome = Outcome::of_chat(result);
         self.exchange.finish(outcome).await.map(drop)
     }
 }

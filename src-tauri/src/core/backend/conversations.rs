@@ -16,7 +16,7 @@ use super::types::{
 };
 use super::Backend;
 use crate::core::chat::{ChatEvent, ChatFailure, ChatSend, ChatStatus, SinkClosed};
-use crate::core::history::{self, ChatParams, ExportFormat, Metrics, Outcome};
+use crate::core::history::{self, ChatParams, ExportFormat, Outcome};
 use crate::core::protocol::chat::ChatMessage;
 use crate::core::{Error, Result};
 
@@ -111,25 +111,14 @@ impl Backend {
         send.request.max_tokens = request.max_tokens;
         send.thread_id = exchange.conversation().thread_header().map(str::to_string);
 
-        let mut metrics = Metrics::default();
         let began = std::time::Instant::now();
         let result = link
             .chat
             .send(&send, guard.token(), |event| {
-                match &event {
-                    ChatEvent::Delta { text } => {
-                        if let Err(error) = exchange.append(text) {
-                            tracing::warn!(%error, "history append failed; the text is still shown");
-                        }
+                if let ChatEvent::Delta { text } = &event {
+                    if let Err(error) = exchange.append(text) {
+                        tracing::warn!(%error, "history append failed; the text is still shown");
                     }
-                    ChatEvent::Usage(usage) => metrics.usage = Some(*usage),
-                    ChatEvent::Done { ttft, tokens_per_second, trace_id, .. } => {
-                        metrics.ttft_ms = ttft.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-                        metrics.tokens_per_second = *tokens_per_second;
-                        metrics.trace_id = trace_id.clone();
-                    }
-                    ChatEvent::Started { trace_id } => metrics.trace_id = trace_id.clone(),
-                    ChatEvent::Interrupted { .. } | ChatEvent::Retrying { .. } => {}
                 }
                 sink(event)
             })
@@ -139,36 +128,18 @@ impl Backend {
         let conversation_id = exchange.conversation().id.clone();
         let user_message_id = exchange.user_message_id().to_string();
         let assistant_message_id = exchange.message_id().to_string();
+        if let Err(error) = exchange.finish(Outcome::of_chat(&result)).await {
+            tracing::warn!(%error, "saving the answer's outcome failed");
+        }
         match result {
-            Ok(outcome) => {
-                metrics.usage = metrics.usage.or(outcome.usage);
-                metrics.trace_id = metrics.trace_id.or(outcome.trace_id.clone());
-                let interrupted = outcome.status != ChatStatus::Completed;
-                let saved = if interrupted {
-                    Outcome::Interrupted(metrics)
-                } else {
-                    Outcome::Complete(metrics)
-                };
-                if let Err(error) = exchange.finish(saved).await {
-                    tracing::warn!(%error, "saving the answer's outcome failed");
-                }
-                Ok(ChatSummary {
-                    conversation_id,
-                    user_message_id,
-                    assistant_message_id,
-                    finish_reason: outcome.finish_reason,
-                    interrupted,
-                })
-            }
-            Err(failure) => {
-                if let Err(error) = exchange
-                    .finish(Outcome::failed(&failure.error, metrics))
-                    .await
-                {
-                    tracing::warn!(%error, "saving the failed answer failed");
-                }
-                Err(ChatRejection::Failed(failure))
-            }
+            Ok(outcome) => Ok(ChatSummary {
+                conversation_id,
+                user_message_id,
+                assistant_message_id,
+                finish_reason: outcome.finish_reason,
+                interrupted: outcome.status != ChatStatus::Completed,
+            }),
+            Err(failure) => Err(ChatRejection::Failed(failure)),
         }
     }
 

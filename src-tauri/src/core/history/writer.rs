@@ -19,6 +19,7 @@ use super::lease::{self, Lease};
 use super::record::{ChatParams, Conversation, Message, Metrics, Role, Status};
 use super::store::{self, insert_conversation, insert_message, load_conversation};
 use super::{now_ms, History};
+use crate::core::chat::{ChatFailure, ChatOutcome, ChatStatus};
 use crate::core::{Error, Result};
 
 /// How an answer ended.
@@ -64,6 +65,36 @@ impl Outcome {
             kind: kind.into(),
             message: error.to_string(),
             metrics,
+        }
+    }
+
+    /// How a chat's result is saved: complete, interrupted (a broken stream or a cancel) or an
+    /// error, with the metrics the chat measured (the app and the headless `chat` both use it).
+    pub fn of_chat(result: &std::result::Result<ChatOutcome, ChatFailure>) -> Outcome {
+        match result {
+            Ok(o) => {
+                let metrics = Metrics {
+                    usage: o.usage,
+                    ttft_ms: o
+                        .ttft
+                        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                    tokens_per_second: o.tokens_per_second,
+                    trace_id: o.trace_id.clone(),
+                };
+                match o.status {
+                    ChatStatus::Completed => Outcome::Complete(metrics),
+                    ChatStatus::Interrupted { .. } | ChatStatus::Cancelled => {
+                        Outcome::Interrupted(metrics)
+                    }
+                }
+            }
+            Err(f) => Outcome::failed(
+                &f.error,
+                Metrics {
+                    trace_id: f.trace_id.clone(),
+                    ..Metrics::default()
+                },
+            ),
         }
     }
 
