@@ -13,6 +13,88 @@ fn b64(v: &Value) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
 }
 
+/// One DER element: tag, length, contents.
+fn der(tag: u8, contents: &[u8]) -> Vec<u8> {
+    let len = contents.len();
+    let mut out = vec![tag];
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(contents);
+    out
+}
+
+/// A DER INTEGER of an unsigned big-endian number.
+fn der_uint(n: &[u8]) -> Vec<u8> {
+    let mut n: Vec<u8> = n.iter().copied().skip_while(|b| *b == 0).collect();
+    if n.first().is_none_or(|b| b & 0x80 != 0) {
+        n.insert(0, 0);
+    }
+    der(0x02, &n)
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let text = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = text
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
+}
+
+/// The public key of `kid` as an attacker rebuilds it from the served JWKS: PEM texts in the
+/// usual encodings (SPKI `PUBLIC KEY` with and without the final newline, PKCS#1
+/// `RSA PUBLIC KEY`), to try as an HMAC secret.
+async fn public_pems(gw: &behest_desktop::core::gateway::GatewayHandle, kid: &str) -> Vec<String> {
+    let jwks = get_json(gw, "/.well-known/jwks.json").await;
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .expect("the kid is served");
+    let part = |name: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(jwk[name].as_str().unwrap())
+            .unwrap()
+    };
+    let pkcs1 = der(0x30, &[der_uint(&part("n")), der_uint(&part("e"))].concat());
+    // AlgorithmIdentifier { rsaEncryption (1.2.840.113549.1.1.1), NULL }.
+    let algorithm = der(
+        0x30,
+        &[
+            der(
+                0x06,
+                &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01],
+            ),
+            der(0x05, &[]),
+        ]
+        .concat(),
+    );
+    let spki = der(
+        0x30,
+        &[algorithm, der(0x03, &[&[0u8][..], &pkcs1].concat())].concat(),
+    );
+    let spki_pem = pem("PUBLIC KEY", &spki);
+    vec![
+        spki_pem.clone(),
+        spki_pem.trim_end().to_string(),
+        pem("RSA PUBLIC KEY", &pkcs1),
+    ]
+}
+
 async fn status_and_code(
     gw: &behest_desktop::core::gateway::GatewayHandle,
     token: &str,
@@ -41,22 +123,22 @@ async fn forged_and_invalid_tokens_are_refused() {
         c.as_object_mut().unwrap().remove(k);
         sign_tenant(&gw, &header, &c)
     };
-    let jwks_text = client()
-        .get(format!("{}/.well-known/jwks.json", gw.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // Algorithm confusion: HS256 keyed with the RSA public key's PEM text, which a verifier that
+    // trusts the header's alg would accept as an HMAC secret.
     let mut hs = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     hs.kid = Some(kid.clone());
-    let hs256 = jsonwebtoken::encode(
-        &hs,
-        &good,
-        &jsonwebtoken::EncodingKey::from_secret(jwks_text.as_bytes()),
-    )
-    .unwrap();
+    let pems = public_pems(&gw, &kid).await;
+    let hs256: Vec<String> = pems
+        .iter()
+        .map(|pem| {
+            jsonwebtoken::encode(
+                &hs,
+                &good,
+                &jsonwebtoken::EncodingKey::from_secret(pem.as_bytes()),
+            )
+            .unwrap()
+        })
+        .collect();
     let valid = sign_tenant(&gw, &header, &good);
     let mut tampered: Vec<String> = valid.split('.').map(str::to_string).collect();
     let mut evil = good.clone();
@@ -70,12 +152,6 @@ async fn forged_and_invalid_tokens_are_refused() {
                 b64(&json!({"alg": "none", "kid": kid})),
                 b64(&good)
             ),
-            401,
-            "invalid_token",
-        ),
-        (
-            "hs256 with a public key as secret",
-            hs256,
             401,
             "invalid_token",
         ),
@@ -190,6 +266,22 @@ async fn forged_and_invalid_tokens_are_refused() {
             status_and_code(&gw, &token).await,
             (status, Some(code.to_string())),
             "{name}"
+        );
+    }
+    // Each PEM really is the tenant's public key (it verifies the valid RS256 token), and HS256
+    // keyed with its text is refused.
+    let mut rs256 = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    rs256.validate_aud = false;
+    for (pem, forged) in pems.iter().zip(&hs256) {
+        let key = jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes()).unwrap();
+        assert!(
+            jsonwebtoken::decode::<Value>(&valid, &key, &rs256).is_ok(),
+            "{pem}"
+        );
+        assert_eq!(
+            status_and_code(&gw, forged).await,
+            (401, Some("invalid_token".to_string())),
+            "hs256 keyed with the public key pem {pem:?}"
         );
     }
     // No bearer at all, and a non-bearer scheme.

@@ -1,21 +1,34 @@
 //! `behest-desktop gateway` as a real process: one JSON line on stdout once listening, usable
-//! for API-key mode, local-sign mode and token-endpoint mode; `--config` keeps keys fixed; SIGTERM
-//! shuts it down cleanly with exit 0. Needs the built binary (`cargo build -p behest-desktop`).
+//! for API-key mode, local-sign mode and token-endpoint mode; `--config` keeps keys fixed;
+//! `--host` binds that address only; `--upstream` relays chats to another OpenAI-compatible
+//! server; SIGTERM and SIGINT shut it down cleanly with exit 0, ending an open stream at once
+//! (cleanly, without `[DONE]`) instead of waiting for it. Needs the built binary
+//! (`cargo build -p behest-desktop`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Stdio;
 use std::time::Duration;
 
+use behest_desktop::core::gateway::{Gateway, GatewayConfig};
 use behest_desktop::core::keys::RsaKey;
 use behest_desktop::core::protocol::is_api_key;
+use futures_util::StreamExt as _;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 
 async fn launch(args: &[&str]) -> (Child, BufReader<ChildStdout>, Value) {
+    launch_with(args, &[]).await
+}
+
+async fn launch_with(
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, BufReader<ChildStdout>, Value) {
     let mut child = Command::new(behest_desktop_tests::app_binary())
         .arg("gateway")
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -31,21 +44,44 @@ async fn launch(args: &[&str]) -> (Child, BufReader<ChildStdout>, Value) {
     (child, out, announced)
 }
 
-async fn terminate(mut child: Child, mut out: BufReader<ChildStdout>) {
+/// Sends `signal` (`TERM`, `INT`) and asserts a clean exit 0 with nothing more on stdout.
+async fn stop_with(signal: &str, mut child: Child, mut out: BufReader<ChildStdout>) {
     let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
+    let sent = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid])
         .status()
         .unwrap();
-    assert!(killed.success());
+    assert!(sent.success());
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await
-        .expect("exits after SIGTERM")
+        .unwrap_or_else(|_| panic!("exits after SIG{signal}"))
         .unwrap();
-    assert!(status.success(), "graceful exit, got {status:?}");
+    assert!(
+        status.success(),
+        "graceful exit on SIG{signal}, got {status:?}"
+    );
     let mut rest = String::new();
     out.read_to_string(&mut rest).await.unwrap();
     assert_eq!(rest, "", "exactly one line on stdout");
+}
+
+async fn terminate(child: Child, out: BufReader<ChildStdout>) {
+    stop_with("TERM", child, out).await;
+}
+
+/// Mints a token for `user` with the announced API key.
+async fn mint(a: &Value, user: &str) -> String {
+    let m: Value = reqwest::Client::new()
+        .post(format!("{}/v1/auth/mint", a["base_url"].as_str().unwrap()))
+        .bearer_auth(a["api_key"].as_str().unwrap())
+        .json(&json!({"user_id": user}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    m["jwt"].as_str().unwrap().to_string()
 }
 
 #[tokio::test]
@@ -210,5 +246,151 @@ async fn config_file_fixes_keys_and_bad_config_fails_fast() {
     assert!(
         !String::from_utf8_lossy(&output.stderr).contains("not-a-key"),
         "no secret in the error"
+    );
+}
+
+#[tokio::test]
+async fn sigint_shuts_down_cleanly() {
+    let (child, out, a) = launch(&["--port", "0"]).await;
+    let base = a["base_url"].as_str().unwrap().to_string();
+    let jwks = reqwest::get(format!("{base}/.well-known/jwks.json"))
+        .await
+        .unwrap();
+    assert_eq!(jwks.status(), 200);
+    stop_with("INT", child, out).await;
+    assert!(
+        reqwest::get(format!("{base}/.well-known/jwks.json"))
+            .await
+            .is_err(),
+        "nothing listens after the exit"
+    );
+}
+
+#[tokio::test]
+async fn host_binds_that_address_only() {
+    let (child, out, a) = launch(&["--host", "127.0.0.2", "--port", "0"]).await;
+    let base = a["base_url"].as_str().unwrap().to_string();
+    assert!(base.starts_with("http://127.0.0.2:"), "{base}");
+    let port = base.rsplit(':').next().unwrap().to_string();
+    let token = mint(&a, "alice").await;
+    let r = reqwest::Client::new()
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth(&token)
+        .json(&json!({"messages": [{"role": "user", "content": "on .2"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        a["token_url"].as_str().unwrap(),
+        format!("{base}/api/behest/token")
+    );
+    // Bound to 127.0.0.2, not to every address: 127.0.0.1 on the same port is refused.
+    let other = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}")).await;
+    assert_eq!(
+        other.err().map(|e| e.kind()),
+        Some(std::io::ErrorKind::ConnectionRefused)
+    );
+    terminate(child, out).await;
+}
+
+#[tokio::test]
+async fn upstream_relays_chats_to_another_server() {
+    // The upstream: an in-process gateway whose chat route wants its own bearer.
+    let upstream = Gateway::spawn(
+        GatewayConfig::demo().unwrap(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let upstream_key = upstream.mint("relay", None, 3600).unwrap();
+    let url = format!("{}/v1", upstream.base_url());
+    let (child, out, a) = launch_with(
+        &["--port", "0", "--upstream", &url],
+        &[("BEHEST_UPSTREAM_API_KEY", upstream_key.expose())],
+    )
+    .await;
+    let token = mint(&a, "alice").await;
+    let c: Value = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/chat/completions",
+            a["base_url"].as_str().unwrap()
+        ))
+        .bearer_auth(&token)
+        .json(&json!({"messages": [{"role": "user", "content": "through the binary"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let text = c["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(text.contains("> through the binary"), "{text}");
+    // The upstream answered it: one chat, under the relay's bearer (never the user's token).
+    let relayed: Vec<_> = upstream
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/chat/completions")
+        .collect();
+    assert_eq!(relayed.len(), 1);
+    assert_eq!(relayed[0].status, 200);
+    assert_eq!(
+        relayed[0].claims.as_ref().map(|c| c.uid.as_str()),
+        Some("relay")
+    );
+    assert!(relayed[0].body.contains("through the binary"));
+    terminate(child, out).await;
+    upstream.shutdown().await;
+}
+
+/// What graceful shutdown does to a stream in flight: the gateway stops accepting, ends the
+/// open stream at once after its last whole event (a clean end of the body, without `[DONE]`,
+/// which a client reports as an interrupted reply, never a hang or a transport error), and the
+/// process exits 0 without waiting for the reply to finish.
+#[tokio::test]
+async fn sigterm_ends_a_stream_in_flight_cleanly_and_exits() {
+    // 5 chunks per second: the whole reply would take well over ten seconds.
+    let (child, out, a) = launch(&["--port", "0", "--rate", "5"]).await;
+    let base = a["base_url"].as_str().unwrap().to_string();
+    let token = mint(&a, "alice").await;
+    let r = reqwest::Client::new()
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth(&token)
+        .json(&json!({"messages": [{"role": "user", "content": "slow"}], "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut body = r.bytes_stream();
+    let mut seen = String::new();
+    while seen.matches("\n\n").count() < 2 {
+        let chunk = body.next().await.expect("more events").expect("no error");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let pid = child.id().unwrap().to_string();
+    let stopping = tokio::spawn(stop_with("TERM", child, out));
+    let rest = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut rest = String::new();
+        while let Some(chunk) = body.next().await {
+            rest.push_str(&String::from_utf8_lossy(
+                &chunk.expect("a clean end, not an error"),
+            ));
+        }
+        rest
+    })
+    .await
+    .expect("the open stream ends promptly at shutdown");
+    let all = format!("{seen}{rest}");
+    assert!(
+        !all.contains("[DONE]"),
+        "the reply was cut short, not finished"
+    );
+    assert!(all.ends_with("\n\n"), "it ends after a whole event");
+    stopping.await.unwrap();
+    assert!(
+        reqwest::get(format!("{base}/.well-known/jwks.json"))
+            .await
+            .is_err(),
+        "process {pid} no longer listens"
     );
 }

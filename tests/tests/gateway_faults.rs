@@ -190,18 +190,78 @@ async fn stall_holds_the_connection_silent_after_n_events() {
     gw.shutdown().await;
 }
 
+/// The `io::ErrorKind` found along an error's source chain.
+fn io_kind(error: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        next = e.source();
+    }
+    None
+}
+
 #[tokio::test]
 async fn reset_breaks_the_connection_mid_stream() {
     let gw = start(|_| {}).await;
     let t = token(&gw, "alice", None).await;
     gw.faults()
-        .push(Route::Chat, Fault::stream().reset_after(3))
+        .push_n(Route::Chat, Fault::stream().reset_after(3), 2)
         .unwrap();
-    let (chunks, errored) = stream_chunks(&gw, &t).await;
-    assert!(errored, "the body ends in a transport error");
+
+    // Through reqwest (what the client core uses): the body ends in ECONNRESET, not a clean end.
+    let r = chat(&gw, &t, &chat_body("café ☕ please", true)).await;
+    assert_eq!(r.status(), 200);
+    let mut body = r.bytes_stream();
+    let mut chunks = Vec::new();
+    let error = loop {
+        match body.next().await {
+            Some(Ok(b)) => chunks.push(b),
+            Some(Err(e)) => break e,
+            None => panic!("the body ended cleanly: a FIN, not a reset"),
+        }
+    };
+    assert_eq!(
+        io_kind(&error),
+        Some(std::io::ErrorKind::ConnectionReset),
+        "{error:?}"
+    );
     let text = String::from_utf8_lossy(&cat(&chunks)).to_string();
     assert!(sse_payloads(&text).len() <= 3);
     assert!(!text.contains("[DONE]"));
+
+    // On a raw socket: the head and the first events arrive, then read() fails with
+    // ECONNRESET (RST), where a normal close would give end of file.
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let payload = chat_body("raw", true).to_string();
+    let mut tcp = tokio::net::TcpStream::connect(gw.addr()).await.unwrap();
+    let request = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {t}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+        payload.len()
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let error = loop {
+        match tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf))
+            .await
+            .expect("the gateway resets promptly")
+        {
+            Ok(0) => panic!("end of file: the connection was closed, not reset"),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset);
+    let got = String::from_utf8_lossy(&got).to_string();
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    assert!(
+        got.contains("\"role\":\"assistant\""),
+        "the first event arrived first"
+    );
+    assert!(!got.contains("[DONE]"));
     gw.shutdown().await;
 }
 

@@ -4,13 +4,14 @@
 //! leaves) the [`Finisher`] records usage, tokens and the thread exchange exactly once.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use axum::Json;
 use futures_util::StreamExt as _;
 
+use super::conn::ResetSwitch;
 use super::envelope::ApiError;
 use super::faults::Fault;
 use super::record::{SessionSource, SessionUse};
@@ -125,6 +126,7 @@ pub fn prompt_tokens(messages: &[ChatMessage]) -> u64 {
 pub async fn completions(
     State(state): State<Shared>,
     fault: Option<Extension<StreamFault>>,
+    conn: Option<Extension<ConnectInfo<ResetSwitch>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -142,7 +144,11 @@ pub async fn completions(
             source: SessionSource::Claim,
         }),
     };
-    let mut response = v.attach(respond(&state, &v, &headers, &body, fault.map(|f| f.0 .0)).await);
+    let stream_fault = fault.map(|f| StreamFault {
+        reset: conn.map(|c| c.0 .0),
+        ..f.0
+    });
+    let mut response = v.attach(respond(&state, &v, &headers, &body, stream_fault).await);
     if let Some(session) = session {
         response.extensions_mut().insert(session);
     }
@@ -154,7 +160,7 @@ async fn respond(
     v: &Verified,
     headers: &HeaderMap,
     body: &[u8],
-    fault: Option<Fault>,
+    fault: Option<StreamFault>,
 ) -> Response {
     let (request, raw) = match parse_body(body) {
         Ok(r) => r,
@@ -275,4 +281,16 @@ async fn whole(
 
 /// A stream fault handed over by the router middleware for this request.
 #[derive(Debug, Clone)]
-pub struct StreamFault(pub Fault);
+pub struct StreamFault {
+    /// The scripted fault.
+    pub fault: Fault,
+    /// The request's connection, for a real TCP reset (none when served without one).
+    pub reset: Option<ResetSwitch>,
+}
+
+impl StreamFault {
+    /// A fault for a request whose connection is not known yet.
+    pub fn new(fault: Fault) -> Self {
+        StreamFault { fault, reset: None }
+    }
+}

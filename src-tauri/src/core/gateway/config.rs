@@ -292,6 +292,32 @@ mod tests {
     }
 
     #[test]
+    fn default_tier_limits_are_the_table_of_section_8() -> Result<()> {
+        let limits = default_tier_limits();
+        let row = |id: i64| {
+            limits
+                .get(&Tier::Id(id).name())
+                .map(|l| (l.rpm, l.requests_per_day, l.tokens_per_day))
+        };
+        // §8: tier 1 = free, 2 = pro, 3 = max; RPM, requests/day, tokens/day.
+        assert_eq!(row(1), Some((10, 100, 50_000)));
+        assert_eq!(row(2), Some((60, 10_000, 2_000_000)));
+        assert_eq!(row(3), Some((300, 100_000, 20_000_000)));
+        assert_eq!(
+            limits.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["free", "max", "pro"]
+        );
+        // Tier names from a string claim reach the same rows.
+        assert_eq!(
+            limits.get(&Tier::Name("Pro".into()).name()),
+            limits.get("pro")
+        );
+        // The demo project starts with them.
+        assert_eq!(GatewayConfig::demo()?.projects[0].tier_limits, limits);
+        Ok(())
+    }
+
+    #[test]
     fn validate_refuses_bad_configs() -> Result<()> {
         let mut c = GatewayConfig::demo()?;
         c.leeway_secs = 61;

@@ -68,7 +68,7 @@ pub struct Fault {
     pub delay_ms: u64,
     /// Send N events, then go silent while holding the connection open.
     pub stall_after: Option<usize>,
-    /// Send N events, then reset the connection.
+    /// Send N events, then reset the connection (a TCP RST: `SO_LINGER 0`, then close).
     pub reset_after: Option<usize>,
     /// Frame events with CRLF instead of LF.
     pub crlf: bool,

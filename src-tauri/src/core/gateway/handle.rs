@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt as _;
 use tokio_util::sync::CancellationToken;
+
+use super::conn::{ConnListener, ResetSwitch};
 
 use super::faults::Faults;
 use super::mint::{issue, MintParams};
@@ -58,12 +59,10 @@ impl Gateway {
         let state: Shared = Arc::new(GatewayState::new(config)?);
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
-        let listener = listener.tap_io(|tcp| {
-            // Nagle plus delayed ACK costs ~40 ms per small answer (§12); failure only costs latency.
-            let _ = tcp.set_nodelay(true);
-        });
+        // Every accepted socket gets TCP_NODELAY and a reset switch (see `conn`).
+        let listener = ConnListener::new(listener);
         let cancel = state.shutdown.clone();
-        let app = router(Arc::clone(&state));
+        let app = router(Arc::clone(&state)).into_make_service_with_connect_info::<ResetSwitch>();
         let stop = cancel.clone();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)

@@ -266,4 +266,45 @@ mod tests {
         }
         assert!(parse(br#"{"user_id":"a","role":"regular"}"#, false).is_err());
     }
+
+    fn with_bearer(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Ok(v) = axum::http::HeaderValue::from_str(&format!("Bearer {value}")) {
+            headers.insert("authorization", v);
+        }
+        headers
+    }
+
+    #[test]
+    fn a_suspended_project_cannot_mint() -> crate::core::Result<()> {
+        let mut config = super::super::GatewayConfig::demo()?;
+        let key = config.api_keys[0].key.expose().to_string();
+        let live = GatewayState::new(config.clone())?;
+        assert_eq!(
+            project_of_key(&live, &with_bearer(&key)).map(|p| p.slug.clone()),
+            Ok("demo".to_string())
+        );
+        config.projects[0].suspended = true;
+        let suspended = GatewayState::new(config)?;
+        let e = project_of_key(&suspended, &with_bearer(&key)).err();
+        // §16: a suspended project answers 401 on mint (403 is for data routes).
+        assert_eq!(
+            e.as_ref().map(|e| (e.status.as_u16(), e.code)),
+            Some((401, "invalid_token"))
+        );
+        assert!(e.is_some_and(|e| e.message.contains("suspended")));
+        // An unknown key is 401 too, whatever the project's state.
+        let other = format!(
+            "{}{}",
+            crate::core::protocol::API_KEY_PREFIX,
+            "0".repeat(32)
+        );
+        assert_eq!(
+            project_of_key(&suspended, &with_bearer(&other))
+                .err()
+                .map(|e| e.status.as_u16()),
+            Some(401)
+        );
+        Ok(())
+    }
 }

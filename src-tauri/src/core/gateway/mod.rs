@@ -29,12 +29,14 @@
 //! - Never panics on any input; every error is an envelope with `X-Trace-Id` and `X-Request-Id`.
 //! - Shared state is one `Arc` of std locks held for a few lines, never across an await.
 //! - No token, key or PEM is logged, recorded or echoed; recorded headers are redacted.
-//! - Accepted sockets have `TCP_NODELAY` set.
+//! - Accepted sockets have `TCP_NODELAY` set ([`conn`]); the reset fault ends its connection
+//!   with a TCP RST, every other connection closes normally.
 
 pub mod admin;
 pub mod catalog;
 pub mod chat;
 pub mod config;
+pub mod conn;
 pub mod cors;
 pub mod envelope;
 pub mod faults;

@@ -146,7 +146,9 @@ async fn dispatch(state: &Shared, request: &mut Request, next: Next) -> Response
     if let Some(status) = fault.status {
         return scripted(&fault, status);
     }
-    request.extensions_mut().insert(chat::StreamFault(fault));
+    request
+        .extensions_mut()
+        .insert(chat::StreamFault::new(fault));
     next.run(std::mem::take(request)).await
 }
 

@@ -14,7 +14,8 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
 
-use super::chat::{Completion, Finisher};
+use super::chat::{Completion, Finisher, StreamFault};
+use super::conn::ResetSwitch;
 use super::faults::Fault;
 use super::responder::TextStream;
 use crate::core::protocol::chat::{ChatChunk, ChunkChoice, Delta, Usage};
@@ -31,6 +32,8 @@ struct Writer {
     tx: mpsc::Sender<Frame>,
     shutdown: tokio_util::sync::CancellationToken,
     fault: Fault,
+    /// The connection's switch, for a real reset (none: the body is aborted instead).
+    reset: Option<ResetSwitch>,
     sent: usize,
     utf8_split_done: bool,
 }
@@ -63,6 +66,10 @@ impl Writer {
             return Err(Stop);
         }
         if f.reset_after.is_some_and(|n| self.sent >= n) {
+            // Trip the connection first, so the abort below closes it with RST, not FIN.
+            if let Some(reset) = &self.reset {
+                reset.trip();
+            }
             // An error item makes hyper abort the connection mid-body.
             let _ = self
                 .tx
@@ -229,15 +236,17 @@ async fn run(
 pub fn sse_response(
     c: Completion,
     text: TextStream,
-    fault: Option<Fault>,
+    fault: Option<StreamFault>,
     finisher: Finisher,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> Response {
     let (tx, rx) = mpsc::channel::<Frame>(1);
+    let (fault, reset) = fault.map_or((Fault::default(), None), |f| (f.fault, f.reset));
     let writer = Writer {
         tx,
         shutdown,
-        fault: fault.unwrap_or_default(),
+        fault,
+        reset,
         sent: 0,
         utf8_split_done: false,
     };

@@ -150,7 +150,8 @@ pub fn verify_token(
     let nbf = int("nbf", false)?;
     let iat = int("iat", true)?.unwrap_or(0);
     let leeway = i64::try_from(config.leeway_secs).unwrap_or(0);
-    if now > exp.saturating_add(leeway) {
+    // Valid while `exp` > now (within the leeway): a token is expired at `exp` itself.
+    if now >= exp.saturating_add(leeway) {
         return Err(ApiError::unauthorized("token expired"));
     }
     if nbf.unwrap_or(iat) > now.saturating_add(leeway) {

@@ -306,3 +306,116 @@ fn removed_kids_fail_immediately() -> Result<()> {
     assert_eq!(status(&f.check(&token)), 401);
     Ok(())
 }
+
+/// A token with claims `changes` applied (a `null` removes the claim), under `header`.
+fn token_with(f: &Fixture, header: Value, changes: &[(&str, Value)]) -> String {
+    let mut c = f.claims();
+    for (key, value) in changes {
+        match (value, c.as_object_mut()) {
+            (Value::Null, Some(map)) => {
+                map.remove(*key);
+            }
+            _ => c[*key] = value.clone(),
+        }
+    }
+    f.global(header, &c)
+}
+
+fn message(r: &std::result::Result<Verified, ApiError>) -> String {
+    r.as_ref()
+        .err()
+        .map(|e| e.message.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn with_two_faults_the_first_in_section_16_order_wins() -> Result<()> {
+    let f = fixture()?;
+    let kid = f.state.config.global_kid.clone();
+    let good = || json!({"alg": "RS256", "kid": kid});
+    // Step 3 (expired) before step 5 (tenant): 401, not 403.
+    let r = f.check(&token_with(
+        &f,
+        good(),
+        &[("exp", json!(NOW - 3600)), ("tid", json!("other"))],
+    ));
+    assert_eq!(status(&r), 401, "expired + wrong tid");
+    assert!(message(&r).contains("expired"), "{}", message(&r));
+    // Step 3 (not yet valid) before step 5 (project).
+    let r = f.check(&token_with(
+        &f,
+        good(),
+        &[("nbf", json!(NOW + 3600)), ("pid", json!("other"))],
+    ));
+    assert_eq!(status(&r), 401, "future nbf + wrong pid");
+    // Step 4 (audience) before step 5 (tenant).
+    let r = f.check(&token_with(
+        &f,
+        good(),
+        &[("aud", json!("openai")), ("tid", json!("other"))],
+    ));
+    assert_eq!(status(&r), 401, "wrong aud + wrong tid");
+    assert!(message(&r).contains("audience"), "{}", message(&r));
+    // Step 2 (algorithm) before the kid lookup in the same step.
+    let r = f.check(&token_with(&f, json!({"alg": "RS512", "kid": "nope"}), &[]));
+    assert!(message(&r).contains("algorithm"), "{}", message(&r));
+    // Step 2 (kid) before step 3 (expiry).
+    let r = f.check(&token_with(
+        &f,
+        json!({"alg": "RS256", "kid": "nope"}),
+        &[("exp", json!(NOW - 3600))],
+    ));
+    assert!(
+        message(&r).contains("unknown signing key"),
+        "{}",
+        message(&r)
+    );
+    // Step 2 (signature) before step 3: a wrong key signing an expired token.
+    let other = RsaKey::generate()?;
+    let mut c = f.claims();
+    c["exp"] = json!(NOW - 3600);
+    let r = f.check(&other.sign_jwt(&good(), &c)?);
+    assert!(message(&r).contains("signature"), "{}", message(&r));
+    // Step 3 (expiry) before step 4 (issuer).
+    let r = f.check(&token_with(
+        &f,
+        good(),
+        &[
+            ("exp", json!(NOW - 3600)),
+            ("iss", json!("https://evil.example")),
+        ],
+    ));
+    assert!(message(&r).contains("expired"), "{}", message(&r));
+    // Step 5 (tenant) before step 6 (user).
+    let r = f.check(&token_with(
+        &f,
+        good(),
+        &[("tid", json!("other")), ("uid", json!(""))],
+    ));
+    assert_eq!(status(&r), 403, "wrong tid + empty uid");
+    // Step 1 (shape) before everything: an API key is refused as such.
+    let r = f.check("behest_sk_live_0123456789abcdef0123456789abcdef");
+    assert!(message(&r).contains("api key"), "{}", message(&r));
+    Ok(())
+}
+
+#[test]
+fn exp_equal_to_now_is_expired_without_leeway() -> Result<()> {
+    let mut f = fixture()?;
+    f.state.config.leeway_secs = 0;
+    let at = |exp: i64| f.check(&f.with("exp", json!(exp)));
+    assert_eq!(status(&at(NOW + 1)), 200, "exp one second ahead");
+    let r = at(NOW);
+    assert_eq!(status(&r), 401, "exp == now: §16 wants exp > now");
+    assert_eq!(r.as_ref().err().map(|e| e.code), Some("invalid_token"));
+    assert!(message(&r).contains("expired"), "{}", message(&r));
+    assert_eq!(status(&at(NOW - 1)), 401);
+    // nbf == now is valid (nbf ≤ now); one second later is not.
+    assert_eq!(status(&f.check(&f.with("nbf", json!(NOW)))), 200);
+    assert_eq!(status(&f.check(&f.with("nbf", json!(NOW + 1)))), 401);
+    // With a leeway of 30 s the boundary moves by exactly 30 s.
+    f.state.config.leeway_secs = 30;
+    assert_eq!(status(&f.check(&f.with("exp", json!(NOW - 29)))), 200);
+    assert_eq!(status(&f.check(&f.with("exp", json!(NOW - 30)))), 401);
+    Ok(())
+}
