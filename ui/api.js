@@ -30,6 +30,7 @@ export const api = {
   appStatus: () => call("app_status"),
   mint: (options) => call("mint", options || {}),
   copyToken: () => call("copy_token"),
+  currentToken: () => call("current_token"),
 
   /**
    * Streams one chat answer. `onEvent` gets `{event, data}` messages in order:

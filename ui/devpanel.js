@@ -1,10 +1,12 @@
-// The developer panel (Ctrl/Cmd+Shift+D): the resolved connection, a freshly minted token's
-// header and claims with a live expiry countdown, the configuration checks (each result shown
-// as it finishes), the last requests the app made, and the per-answer metrics of the open
-// conversation.
+// The developer panel (Ctrl/Cmd+Shift+D): the resolved connection, the chat session's current
+// token (header and claims, with a live expiry countdown), the configuration checks (each
+// result shown as it finishes), the last requests the app made (status, timing, trace id, and
+// the request headers with credentials redacted, in an expandable row), and the per-answer
+// metrics of the open conversation.
 //
-// It never sees a token: `mint` returns the header and claims only, and Copy token asks Rust to
-// put the chat token on the clipboard. All data is written with textContent.
+// It never sees a token: `current_token` returns the header and claims of the token chats send
+// (the cached one; nothing is minted while it is valid), and Copy token asks Rust to put that
+// same token on the clipboard. All data is written with textContent.
 
 import { api } from "./api.js";
 import { copyText } from "./render.js";
@@ -36,7 +38,7 @@ const TEMPLATE = `
     <div class="dev-card-head">
       <h3 id="dev-token-title">Token</h3>
       <div class="row">
-        <button type="button" class="ghost-btn bordered sm" id="dev-mint">Mint again</button>
+        <button type="button" class="ghost-btn bordered sm" id="dev-token-reload">Reload</button>
         <button type="button" class="ghost-btn bordered sm" id="dev-copy-token">${ICON_COPY} Copy token</button>
       </div>
     </div>
@@ -44,7 +46,7 @@ const TEMPLATE = `
       <div class="dev-expiry-text"><span id="dev-countdown" role="timer" aria-live="off">…</span><span class="muted small" id="dev-expiry-at"></span></div>
       <div class="dev-bar" aria-hidden="true"><div class="dev-bar-fill" id="dev-bar-fill"></div></div>
     </div>
-    <p class="muted small dev-note">A token freshly minted with the current configuration. Copy token puts the chat session's token on the clipboard; it is never shown.</p>
+    <p class="muted small dev-note">The token chats send now (renewed shortly before it expires). Copy token puts this token on the clipboard; it is never shown.</p>
     <div class="dev-jwt">
       <div><h4>Header</h4><pre class="dev-code" id="dev-token-header" aria-label="Token header"></pre></div>
       <div><h4>Claims</h4><pre class="dev-code" id="dev-token-claims" aria-label="Token claims"></pre></div>
@@ -162,10 +164,10 @@ function drawConfig() {
   if (s.problem) dl.append(element("dt", "fail-text", "Problem"), element("dd", "fail-text", s.problem));
 }
 
-async function mint() {
-  $("dev-countdown").textContent = "Minting…";
+async function loadToken() {
+  if (!token) $("dev-countdown").textContent = "Loading…";
   try {
-    const info = await api.mint({});
+    const info = await api.currentToken();
     token = { header: info.header, claims: info.claims, expiresAt: info.expiresAt };
     $("dev-token-header").textContent = JSON.stringify(info.header, null, 2);
     $("dev-token-claims").textContent = JSON.stringify(info.claims, null, 2);
@@ -267,7 +269,7 @@ async function runChecks(event) {
 // ---- recent requests and metrics ------------------------------------------------------------
 
 function statusBadge(r) {
-  const label = r.status != null ? String(r.status) : r.ok ? (r.kind === "sign" || r.kind === "check" ? "done" : "2xx") : "failed";
+  const label = r.status != null ? String(r.status) : r.ok ? (r.kind === "sign" || r.kind === "check" ? "done" : "OK") : "failed";
   const badge = element("span", "dev-status " + (r.ok ? "ok" : "fail"), label);
   if (r.error) badge.title = r.error;
   return badge;
@@ -286,20 +288,54 @@ async function drawRequests() {
     emptyRow(tbody, 5, "No requests yet. Send a message or run the checks.");
     return;
   }
-  tbody.replaceChildren(...rows.map((r) => {
+  tbody.replaceChildren(...rows.flatMap((r) => {
     const tr = element("tr", "dev-request");
     tr.dataset.kind = r.kind;
+    tr.dataset.id = String(r.id);
     const when = element("td", "dev-time", new Date(r.atMs).toLocaleTimeString());
     const what = element("td");
     const line = element("div", "dev-what");
+    const headers = r.requestHeaders || [];
+    let detail = null;
+    if (headers.length) {
+      detail = headersRow(r, headers);
+      const toggle = element("button", "dev-expand");
+      toggle.type = "button";
+      toggle.textContent = "▸";
+      toggle.setAttribute("aria-expanded", "false");
+      toggle.setAttribute("aria-controls", detail.id);
+      toggle.setAttribute("aria-label", `Request headers of ${r.method} ${r.path}`);
+      toggle.addEventListener("click", () => {
+        const open = detail.hidden;
+        detail.hidden = !open;
+        toggle.setAttribute("aria-expanded", String(open));
+        toggle.textContent = open ? "▾" : "▸";
+      });
+      line.append(toggle);
+    }
     line.append(element("span", "dev-kind", r.kind), element("span", "dev-method", r.method), element("span", "dev-path", r.path));
     what.append(line);
     what.title = (r.origin || "") + r.path + (r.error ? "\n" + r.error : "");
     const status = element("td");
     status.append(statusBadge(r));
     tr.append(when, what, status, element("td", "num", String(r.durationMs)), traceCell(r.traceId));
-    return tr;
+    return detail ? [tr, detail] : [tr];
   }));
+}
+
+/** The hidden row under a request: its origin and request headers (redacted by Rust). */
+function headersRow(r, headers) {
+  const tr = element("tr", "dev-request-headers");
+  tr.id = "dev-request-headers-" + r.id;
+  tr.hidden = true;
+  const td = element("td");
+  td.colSpan = 5;
+  if (r.origin) td.append(element("div", "dev-origin muted small", r.origin + r.path));
+  const dl = element("dl", "dev-headers");
+  for (const h of headers) dl.append(element("dt", "", h.name), element("dd", "", h.value));
+  td.append(dl);
+  tr.append(td);
+  return tr;
 }
 
 async function drawMetrics() {
@@ -357,7 +393,7 @@ function build() {
   dialog.innerHTML = TEMPLATE;
   document.body.append(dialog);
   $("dev-close").addEventListener("click", () => dialog.close());
-  $("dev-mint").addEventListener("click", mint);
+  $("dev-token-reload").addEventListener("click", loadToken);
   $("dev-copy-token").addEventListener("click", async () => {
     try {
       await api.copyToken();
@@ -365,6 +401,8 @@ function build() {
     } catch (error) {
       host.toast(host.describe(error));
     }
+    // The copy may have renewed an expiring token: show the one now on the clipboard.
+    loadToken();
   });
   $("dev-run-form").addEventListener("submit", runChecks);
   $("dev-requests-refresh").addEventListener("click", drawRequests);
@@ -388,9 +426,8 @@ export async function openDevPanel() {
   drawConfig();
   drawRequests();
   drawMetrics();
-  const exp = token && token.expiresAt;
-  if (!token || !exp || exp * 1000 <= Date.now()) await mint();
-  else tick();
+  // Always ask: the session may have renewed its token since the panel last showed it.
+  await loadToken();
   await host.refreshStatus();
   drawConfig();
 }

@@ -1,13 +1,22 @@
 """End-to-end test of the developer panel (issue 6, item 2) in the real webview.
 
 Runs after test_app.py (file order) on the same hermetic demo-mode data dir. It sends one
-message, opens the panel with Ctrl+Shift+D, reads the token's claims and watches the expiry
-countdown decrease, presses Run and sees every check pass as it arrives, then checks the recent
-requests (a chat with a trace id) and the conversation's metrics. Screenshots: devpanel-*.png.
+message, opens the panel with Ctrl+Shift+D, reads the session token's claims and watches the
+expiry countdown decrease, presses Copy token and reads the X clipboard (xclip) to find a JWT
+whose claims are those shown, presses Run and sees every check pass as it arrives, then checks
+the recent requests (a chat with its real status, trace id and redacted request headers) and
+the conversation's metrics (usage included). Screenshots: devpanel-*.png.
+
+The test process sees the copied token only to compare its claims; it is never printed, logged
+or put on the page (so never in a screenshot), and the clipboard is cleared afterwards.
 """
 
+import base64
+import json
 import os
 import re
+import shutil
+import subprocess
 
 import test_app
 from selenium.webdriver.common.action_chains import ActionChains
@@ -35,6 +44,25 @@ def panel_open(driver):
 
 def scroll_to(driver, element_id):
     driver.execute_script("document.getElementById(arguments[0]).scrollIntoView({block: 'start'})", element_id)
+
+
+def clipboard_text():
+    """The X clipboard's text (the app and this test share the Xvfb DISPLAY)."""
+    xclip = shutil.which("xclip")
+    assert xclip, "xclip is missing: apt-get install xclip"
+    done = subprocess.run([xclip, "-o", "-selection", "clipboard"], capture_output=True, timeout=5, env=os.environ)
+    return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else ""
+
+
+def clear_clipboard():
+    xclip = shutil.which("xclip")
+    subprocess.run([xclip, "-i", "-selection", "clipboard"], input=b"", timeout=5, env=os.environ)
+
+
+def jwt_part(token, index):
+    """Decodes one part of a JWT (never printed)."""
+    part = token.split(".")[index]
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
 
 
 def countdown_left(driver):
@@ -74,6 +102,32 @@ def test_developer_panel_shows_token_checks_requests_and_metrics():
         WebDriverWait(driver, 5, poll_frequency=0.2).until(lambda d: countdown_left(d) < first)
         painted_shot(driver, "devpanel-token")
 
+        # Copy token puts the session's token on the clipboard: a JWT whose header and claims
+        # are exactly those the panel shows (the same token, not a fresh one).
+        shown_claims = json.loads(driver.find_element(By.ID, "dev-token-claims").get_attribute("textContent"))
+        shown_header = json.loads(driver.find_element(By.ID, "dev-token-header").get_attribute("textContent"))
+        clear_clipboard()
+        driver.find_element(By.ID, "dev-copy-token").click()
+        WebDriverWait(driver, 10, poll_frequency=0.2).until(lambda d: clipboard_text().count(".") == 2)
+        copied = clipboard_text().strip()
+        try:
+            # Booleans first: pytest's assertion report must never print the token.
+            is_jwt = re.fullmatch(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", copied) is not None
+            assert is_jwt, "the clipboard holds no JWT"
+            copied_claims, copied_header = jwt_part(copied, 1), jwt_part(copied, 0)
+            assert copied_claims == shown_claims, "the copied token's claims differ from the panel's"
+            assert copied_header == shown_header, "the copied token's header differs from the panel's"
+            assert copied_claims["jti"], "the token has a jti"
+            # The page still shows no token, and the panel kept showing the same one.
+            page = driver.execute_script("return document.body.innerText")
+            on_page = copied in page or copied.split(".")[2] in page
+            assert not on_page, "the token reached the page"
+            after = json.loads(driver.find_element(By.ID, "dev-token-claims").get_attribute("textContent"))
+            assert after["jti"] == copied_claims["jti"]
+        finally:
+            copied = None
+            clear_clipboard()
+
         # Run the checks: results appear, then the summary; every one passes in demo mode.
         run = driver.find_element(By.ID, "dev-run")
         scroll_to(driver, "dev-checks-title")
@@ -103,6 +157,26 @@ def test_developer_panel_shows_token_checks_requests_and_metrics():
         assert chats, [r.text for r in rows]
         driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", chats[0])
         painted_shot(driver, "devpanel-requests")
+        # A success shows its real HTTP status, not a class.
+        assert chats[0].find_element(By.CSS_SELECTOR, ".dev-status").text == "200"
+        # The request headers, behind an expandable row, with the bearer redacted.
+        toggle = chats[0].find_element(By.CSS_SELECTOR, "button.dev-expand")
+        assert toggle.get_attribute("aria-expanded") == "false"
+        detail = driver.find_element(By.ID, toggle.get_attribute("aria-controls"))
+        assert not detail.is_displayed()
+        toggle.click()
+        WebDriverWait(driver, 5).until(lambda d: detail.is_displayed())
+        assert toggle.get_attribute("aria-expanded") == "true"
+        names = [e.get_attribute("textContent") for e in detail.find_elements(By.CSS_SELECTOR, ".dev-headers dt")]
+        values = [e.get_attribute("textContent") for e in detail.find_elements(By.CSS_SELECTOR, ".dev-headers dd")]
+        headers = dict(zip(names, values))
+        assert headers.get("authorization") == "Bearer [redacted]", headers
+        assert headers.get("content-type") == "application/json", headers
+        assert headers.get("accept") == "text/event-stream", headers
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", detail)
+        painted_shot(driver, "devpanel-request-headers")
+        toggle.click()
+        WebDriverWait(driver, 5).until(lambda d: not detail.is_displayed())
         code = chats[0].find_element(By.CSS_SELECTOR, ".dev-trace code")
         assert code.is_displayed()
         trace = code.get_attribute("textContent")
@@ -117,6 +191,9 @@ def test_developer_panel_shows_token_checks_requests_and_metrics():
         cells = metrics[0].find_elements(By.TAG_NAME, "td")
         assert cells[1].text.endswith(" ms"), cells[1].text
         assert re.match(r"\d+(\.\d)?$", cells[2].text), cells[2].text
+        # The answer's usage: the gateway's total token count, a positive integer.
+        assert re.fullmatch(r"\d+", cells[3].text), cells[3].text
+        assert int(cells[3].text) > 0, cells[3].text
         assert cells[4].find_element(By.TAG_NAME, "code").get_attribute("textContent") == trace
         assert "answer" in driver.find_element(By.ID, "dev-metrics-summary").text
         driver.execute_script("arguments[0].scrollIntoView({block: 'end'})", metrics[0])

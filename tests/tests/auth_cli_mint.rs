@@ -1,13 +1,14 @@
-//! `behest-desktop mint` as scripts use it, against the local gateway: output formats, exit
-//! codes, and no secret in its output at TRACE (except
-//! the token on stdout with `--raw`).
+//! `behest-desktop mint` as scripts use it, against the local gateway: output formats, `--tier`
+//! and `--ttl` in the claims, exit codes (after the mint's retries), the `BEHEST_API_KEY`
+//! deprecation warning given once, and no secret in its output at TRACE (except the token on
+//! stdout with `--raw`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth_support;
 
 use std::process::Output;
 
-use auth_support::{gateway, mint_cli as mint, mode_pairs as pairs, Mode};
+use auth_support::{count, gateway, mint_cli as mint, mode_pairs as pairs, Mode};
 use behest_desktop::core::gateway::{Fault, GatewayHandle, Route};
 use behest_desktop::core::protocol::claims::inspect;
 
@@ -140,14 +141,25 @@ async fn exit_codes_follow_the_error_kind() {
         "behest_sk_live_00000000000000000000000000000000".into(),
     ));
     assert_eq!(code(mint(home.path(), &wrong, &[])), Some(3));
-    // 4 quota, 5 rate limited, 6 server error, as scripted.
-    for (status, want) in [(402, 4), (403, 3), (429, 5), (503, 6)] {
+    // 4 quota, 5 rate limited, 6 server error, as scripted: 429 and 503 three times (the
+    // first request and its two retries), the others once (never retried).
+    for (status, want, times) in [(402, 4, 1), (403, 3, 1), (429, 5, 3), (503, 6, 3)] {
+        let before = count(&gw, "/v1/auth/mint");
         gw.faults()
-            .push(Route::Mint, Fault::status(status))
+            .push_n(
+                Route::Mint,
+                Fault::status(status).header("retry-after-ms", "20"),
+                times,
+            )
             .unwrap();
         assert_eq!(
             code(mint(home.path(), &api, &[])),
             Some(want),
+            "status {status}"
+        );
+        assert_eq!(
+            count(&gw, "/v1/auth/mint") - before,
+            times,
             "status {status}"
         );
     }
@@ -161,4 +173,55 @@ async fn exit_codes_follow_the_error_kind() {
     dead.retain(|(k, _)| k != "BEHEST_BASE_URL");
     dead.push(("BEHEST_BASE_URL".into(), format!("http://127.0.0.1:{port}")));
     assert_eq!(code(mint(home.path(), &dead, &[])), Some(6));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tier_and_ttl_reach_the_claims() {
+    let gw = gateway().await;
+    let home = tempfile::tempdir().unwrap();
+    for mode in [Mode::ApiKey, Mode::LocalSign, Mode::Demo] {
+        for (tier, want_tier, ttl) in [
+            ("3", serde_json::json!(3), 600u64),
+            ("pro", serde_json::json!("pro"), 900),
+        ] {
+            let ttl_arg = ttl.to_string();
+            let out = mint(
+                home.path(),
+                &pairs(mode, &gw),
+                &["--json", "--tier", tier, "--ttl", &ttl_arg],
+            );
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{mode:?}: {}",
+                text(&out.stderr)
+            );
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let claims = &v["claims"];
+            assert_eq!(claims["tier"], want_tier, "{mode:?} --tier {tier}");
+            let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+            assert_eq!(lifetime, ttl as i64, "{mode:?} --ttl {ttl}: exp - iat");
+            assert_eq!(v["ttl"], ttl, "{mode:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deprecated_key_variable_is_warned_about_once() {
+    let gw = gateway().await;
+    let home = tempfile::tempdir().unwrap();
+    let key = gw.credentials().api_key.expose().to_string();
+    let env = vec![
+        ("BEHEST_BASE_URL".to_string(), gw.base_url()),
+        ("BEHEST_API_KEY".to_string(), key.clone()),
+    ];
+    let out = mint(home.path(), &env, &["--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        stderr.matches("BEHEST_API_KEY is deprecated").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&key));
 }

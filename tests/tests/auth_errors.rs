@@ -1,5 +1,6 @@
 //! Error answers of the mint and the token endpoint, classified by the protocol's classifier
-//! into typed errors (variant, status, code, trace id, Retry-After).
+//! into typed errors (variant, status, code, trace id, Retry-After). Retryable answers are
+//! scripted three times (the first request and its two retries, see `auth_retry.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth_support;
@@ -7,10 +8,11 @@ mod auth_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_support::{gateway, minter, Mode};
-use behest_desktop::core::auth::{minter_for, MintParams, SystemClock};
+use auth_support::{count, env_for, gateway, minter, Mode};
+use behest_desktop::core::auth::{minter_for, minter_with_retry, MintParams, SystemClock};
 use behest_desktop::core::config::{Config, Env, Settings, StoredSecrets};
 use behest_desktop::core::gateway::{Fault, Route};
+use behest_desktop::core::retry::{is_retryable_status, RetryPolicy};
 use behest_desktop::core::Error;
 
 fn config(pairs: &[(&str, &str)]) -> Config {
@@ -85,7 +87,25 @@ async fn token_endpoint_with_an_unknown_session_is_unauthorized() {
 #[tokio::test]
 async fn scripted_mint_faults_are_classified() {
     let gw = gateway().await;
-    let (_, m) = minter(Mode::ApiKey, &gw, Arc::new(SystemClock)).unwrap();
+    // Millisecond backoffs; a Retry-After over 5 s is not waited for (it is reported).
+    let fast = RetryPolicy {
+        initial_backoff: Duration::from_millis(1),
+        max_retry_after: Duration::from_secs(5),
+        ..RetryPolicy::default()
+    };
+    let m = minter_with_retry(
+        &Config::resolve(
+            &env_for(Mode::ApiKey, &gw),
+            &Settings::default(),
+            &StoredSecrets::default(),
+        )
+        .unwrap(),
+        None,
+        behest_desktop::core::http::shared_client().unwrap(),
+        Arc::new(SystemClock),
+        fast,
+    )
+    .unwrap();
     type Case = (Fault, fn(&Error) -> bool);
     let cases: Vec<Case> = vec![
         (Fault::status(429).retry_after(7), |e| {
@@ -100,10 +120,14 @@ async fn scripted_mint_faults_are_classified() {
     ];
     for (fault, is) in cases {
         let status = fault.status;
-        gw.faults().push(Route::Mint, fault).unwrap();
+        let waited_for = status.is_some_and(is_retryable_status) && fault.retry_after.is_none();
+        let times = if waited_for { 3 } else { 1 };
+        let before = count(&gw, "/v1/auth/mint");
+        gw.faults().push_n(Route::Mint, fault, times).unwrap();
         let err = m.mint(&MintParams::default()).await.unwrap_err();
         assert!(is(&err), "status {status:?} gave {err:?}");
         assert_eq!(err.http().map(|f| f.status), status);
+        assert_eq!(count(&gw, "/v1/auth/mint") - before, times);
     }
     gw.faults()
         .push(Route::Mint, Fault::status(429).retry_after(7))

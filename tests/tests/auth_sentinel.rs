@@ -1,16 +1,21 @@
-//! Sentinel secrets: every auth flow runs with real keys, PEMs, session credentials and tokens
-//! while a capture subscriber records every log line at TRACE (including `log` records from
-//! reqwest and hyper); none of those exact strings may appear in the logs, in any error's
-//! `Display` or `Debug`, or in the `Debug` of configuration, session and store types.
+//! Sentinel secrets: every auth and chat flow runs with real keys, PEMs, session credentials and
+//! tokens while a capture subscriber records every log line at TRACE (including `log` records
+//! from reqwest and hyper); none of those exact strings may appear in the logs, in any error's
+//! `Display` or `Debug`, in any chat event or outcome, or in the `Debug` of configuration,
+//! session and store types. Chat flows: a send through `ChatClient`, a 401 whose body echoes the
+//! token, key and credential then a refresh and a retry, 503 and 429 backoffs, a mint retried
+//! before the chat, a refusal echoing secrets, and an error event echoing them mid-stream.
 //! One test function, because the capture subscriber is process-global.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth_support;
+mod chat_support;
 
 use std::sync::{Arc, Mutex};
 
 use auth_support::{env_for, gateway, minter, session, use_token, CountingStore, Mode};
 use behest_desktop::core::auth::{minter_for, MintParams, SystemClock};
+use behest_desktop::core::chat::ChatStatus;
 use behest_desktop::core::config::{Config, Env, Settings, StoredSecrets};
 use behest_desktop::core::gateway::{Fault, Route};
 use behest_desktop::core::redact::Secret;
@@ -18,6 +23,8 @@ use behest_desktop::core::secrets::{
     KeyringBackend, KeyringError, KeyringStore, SecretStore, DEFAULT_KEYRING_TIMEOUT,
 };
 use behest_desktop::core::token::TokenSource;
+use chat_support::{collector, read_request, sse_delta, write, TcpDouble, SSE_HEAD};
+use tokio_util::sync::CancellationToken;
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -188,6 +195,136 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
     let e = store.set("key", &too_big).await.unwrap_err();
     shown.push(format!("{e} {e:?}"));
 
+    // Chat flows through the real session in each HTTP-backed mode and local signing.
+    let echo = |what: &str| {
+        format!(
+            r#"{{"error":{{"code":"invalid_token","message":"{what}: {} {} {}"}}}}"#,
+            creds.api_key.expose(),
+            creds.session_token.expose(),
+            creds.signing_key_pem.expose().replace('\n', "\\n"),
+        )
+    };
+    let fast = || chat_support::config(chat_support::IDLE);
+    let retry_soon = |status: u16| Fault::status(status).header("retry-after-ms", "10");
+    for (mode, mint_route) in [
+        (Mode::TokenEndpoint, Some(Route::Token)),
+        (Mode::ApiKey, Some(Route::Mint)),
+        (Mode::LocalSign, None),
+    ] {
+        let tokens = Arc::new(session(mode, &gw, Arc::new(CountingStore::default())).unwrap());
+        let client = chat_support::client(&gw.base_url(), tokens.clone(), fast());
+        // The first token's mint fails once (echoing secrets) and is retried.
+        if let Some(route) = mint_route {
+            gw.faults()
+                .push(route, retry_soon(503).body(echo("mint failed")))
+                .unwrap();
+        }
+        let (events, sink) = collector();
+        let out = client
+            .send(
+                &chat_support::send("sentinel one"),
+                &CancellationToken::new(),
+                sink,
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.status, ChatStatus::Completed, "{mode:?}");
+        let first = tokens.bearer().await.unwrap();
+        secrets.push(first.token.expose().to_string());
+        shown.push(format!("{out:?} {:?}", events.lock().unwrap()));
+
+        // A 401 echoing the token, then a refresh; a 503 and a 429, each waited out; then 200.
+        let refused = format!(
+            r#"{{"error":{{"code":"invalid_token","message":"refused {} for {}"}}}}"#,
+            first.token.expose(),
+            creds.api_key.expose()
+        );
+        gw.faults()
+            .push(Route::Chat, Fault::status(401).body(refused))
+            .unwrap();
+        gw.faults()
+            .push(Route::Chat, retry_soon(503).body(echo("busy")))
+            .unwrap();
+        gw.faults()
+            .push(Route::Chat, retry_soon(429).body(echo("slow down")))
+            .unwrap();
+        let (events, sink) = collector();
+        let out = client
+            .send(
+                &chat_support::send("sentinel two"),
+                &CancellationToken::new(),
+                sink,
+            )
+            .await
+            .unwrap();
+        assert_eq!(out.status, ChatStatus::Completed, "{mode:?}");
+        let second = tokens.bearer().await.unwrap();
+        assert_ne!(
+            second.token, first.token,
+            "{mode:?}: refreshed after the 401"
+        );
+        secrets.push(second.token.expose().to_string());
+        shown.push(format!("{out:?} {:?}", events.lock().unwrap()));
+
+        // Refusals that are final: a 402 echoing secrets, and an error event mid-stream.
+        gw.faults()
+            .push(Route::Chat, Fault::status(402).body(echo("quota")))
+            .unwrap();
+        gw.faults()
+            .push(Route::Chat, Fault::stream().error_after(2))
+            .unwrap();
+        for _ in 0..2 {
+            let (events, sink) = collector();
+            let failure = client
+                .send(
+                    &chat_support::send("sentinel three"),
+                    &CancellationToken::new(),
+                    sink,
+                )
+                .await
+                .unwrap_err();
+            shown.push(format!(
+                "{failure} {failure:?} {:?}",
+                events.lock().unwrap()
+            ));
+        }
+
+        // A server that echoes the token and the key in an error event after some text.
+        let token = second.token.expose().to_string();
+        let key = creds.api_key.expose().to_string();
+        let double = TcpDouble::spawn(move |_, mut stream| {
+            let event = format!(
+                "data: {{\"error\":{{\"code\":\"server_error\",\"message\":\"bad {token} from {key}\"}}}}\n\n"
+            );
+            async move {
+                read_request(&mut stream).await;
+                write(&mut stream, SSE_HEAD).await;
+                write(&mut stream, sse_delta("partial ", None).as_bytes()).await;
+                write(&mut stream, event.as_bytes()).await;
+            }
+        })
+        .await;
+        let echoing = chat_support::client(&double.base_url(), tokens.clone(), fast());
+        let (events, sink) = collector();
+        let failure = echoing
+            .send(
+                &chat_support::send("sentinel four"),
+                &CancellationToken::new(),
+                sink,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(failure.text, "partial ", "{mode:?}");
+        shown.push(format!(
+            "{failure} {failure:?} {:?} {echoing:?} {client:?}",
+            events.lock().unwrap()
+        ));
+    }
+    assert!(
+        chat_support::chat_requests(&gw) >= 3 * 7,
+        "every chat flow reached the gateway"
+    );
+
     gw.shutdown().await;
     let captured = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(
@@ -197,6 +334,11 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
     assert!(
         captured.contains("TRACE") || captured.contains("DEBUG"),
         "trace-level records were captured"
+    );
+    assert!(
+        captured.contains("chat request failed, retrying")
+            && captured.contains("token request failed, retrying"),
+        "the chat and mint retry flows ran under the capture"
     );
     let shown = shown.join("\n");
     for secret in &secrets {

@@ -1,5 +1,6 @@
 //! `behest-desktop chat` as a process against the local gateway: the reply on stdout, the
-//! report on stderr, and every documented exit code (0, 2, 3, 4, 5, 6, 7, 130).
+//! report on stderr, every documented exit code (0, 2, 3, 4, 5, 6, 7, 130), and no key, PEM,
+//! session credential or token in its output at `BEHEST_LOG=trace`.
 //!
 //! Needs the app binary: `cargo build -p behest-desktop` first.
 
@@ -13,8 +14,9 @@ use std::time::Duration;
 use behest_desktop::core::gateway::responder::demo_text;
 use behest_desktop::core::gateway::{Fault, GatewayHandle, Route};
 use behest_desktop::core::protocol::chat::ChatMessage;
+use behest_desktop::core::redact::Secret;
 use behest_desktop_tests::app_binary;
-use chat_support::gateway;
+use chat_support::{chat_requests, gateway, read_request, write, TcpDouble};
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
@@ -171,6 +173,144 @@ async fn exit_codes_follow_the_failure() {
             );
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_three_times_exits_5_after_the_retries() {
+    let gw = gateway().await;
+    // A short Retry-After each time: honoured twice, then the retries are used up.
+    gw.faults()
+        .push_n(
+            Route::Chat,
+            Fault::status(429).header("retry-after-ms", "50"),
+            3,
+        )
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let r = run(command(Some(&gw), home.path(), &["hi"]), "").await;
+    assert_eq!(r.code, 5, "stderr: {}", r.stderr);
+    assert_eq!(chat_requests(&gw), 3, "the first request and two retries");
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+}
+
+/// A token endpoint on a raw socket that hands out `tokens` in turn (the last one again when
+/// they run out) and records each request's head.
+async fn token_endpoint(
+    tokens: Vec<Secret>,
+) -> (TcpDouble, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&heads);
+    let double = TcpDouble::spawn(move |index, mut stream| {
+        let token = tokens[index.min(tokens.len() - 1)].clone();
+        let seen = std::sync::Arc::clone(&seen);
+        async move {
+            let head = read_request(&mut stream).await;
+            seen.lock().unwrap().push(head);
+            let body = serde_json::json!({
+                "token": token.expose(), "ttl": 3600, "sessionId": "sess-cli-sentinel",
+            })
+            .to_string();
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            write(&mut stream, answer.as_bytes()).await;
+        }
+    })
+    .await;
+    (double, heads)
+}
+
+/// Fails when any of `secrets`, or anything shaped like a JWT, is in `r`'s stdout or stderr.
+fn assert_no_secret(name: &str, r: &Run, secrets: &[String]) {
+    let all = format!("{}\n{}", r.stdout, r.stderr);
+    for s in secrets {
+        assert!(!s.is_empty());
+        assert!(
+            !all.contains(s.as_str()),
+            "{name}: a secret in the output: {}…",
+            &s[..8.min(s.len())]
+        );
+    }
+    assert!(!all.contains("eyJ"), "{name}: a JWT in the output");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_pem_or_credential_in_the_output_at_trace() {
+    let gw = gateway().await;
+    let creds = gw.credentials();
+    let home = tempfile::tempdir().unwrap();
+    let tokens: Vec<Secret> = (0..2)
+        .map(|_| gw.mint("cli-sentinel", None, 3600).unwrap())
+        .collect();
+    let session_credential = "sess_SENTINEL_TOK_cli_credential";
+    let pem = creds.signing_key_pem.expose().to_string();
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &pem);
+    let mut secrets: Vec<String> = vec![
+        creds.api_key.expose().to_string(),
+        session_credential.to_string(),
+        pem.clone(),
+        b64.clone(),
+    ];
+    secrets.extend(tokens.iter().map(|t| t.expose().to_string()));
+    secrets.extend(
+        pem.lines()
+            .filter(|l| !l.starts_with("-----") && l.len() > 16)
+            .map(str::to_string),
+    );
+
+    // Token endpoint: the first token is refused with a body echoing it and the credential,
+    // the session fetches the second and retries; then a stream error echoing the token.
+    let (endpoint, heads) = token_endpoint(tokens.clone()).await;
+    let echo = format!(
+        r#"{{"error":{{"code":"invalid_token","message":"refused {} from {}"}}}}"#,
+        tokens[0].expose(),
+        session_credential
+    );
+    gw.faults()
+        .push(Route::Chat, Fault::status(401).body(echo))
+        .unwrap();
+    let mut cmd = command(None, home.path(), &["hello sentinel"]);
+    cmd.env("BEHEST_LOG", "trace")
+        .env("BEHEST_BASE_URL", gw.base_url())
+        .env("BEHEST_TOKEN_URL", format!("{}/token", endpoint.base_url()))
+        .env("BEHEST_SESSION_TOKEN", session_credential);
+    let r = run(cmd, "").await;
+    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    assert!(
+        r.stderr.contains("TRACE") || r.stderr.contains("DEBUG"),
+        "logs at trace"
+    );
+    assert_eq!(endpoint.accepted(), 2, "one refresh after the 401");
+    assert!(heads
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|h| h.contains(session_credential)));
+    assert_no_secret("token endpoint, 401 then retry", &r, &secrets);
+
+    // API key, with a 503 and a retry, then a stream that ends with an error event.
+    gw.faults().push(Route::Chat, Fault::status(503)).unwrap();
+    gw.faults()
+        .push(Route::Chat, Fault::stream().error_after(2))
+        .unwrap();
+    let mut cmd = command(Some(&gw), home.path(), &["hello key"]);
+    cmd.env("BEHEST_LOG", "trace");
+    let r = run(cmd, "").await;
+    assert_eq!(r.code, 6, "stderr: {}", r.stderr);
+    assert_no_secret("api key, 503 then a stream error", &r, &secrets);
+
+    // Local signing: the PEM is in the environment, the token is signed in the process.
+    let mut cmd = command(None, home.path(), &["hello pem"]);
+    cmd.env("BEHEST_LOG", "trace")
+        .env("BEHEST_BASE_URL", gw.base_url())
+        .env("BEHEST_KEY", format!("behest_pk_{b64}"))
+        .env("BEHEST_KID", &creds.kid)
+        .env("BEHEST_TENANT_ID", &creds.tenant_id)
+        .env("BEHEST_PROJECT_ID", &creds.project_id);
+    let r = run(cmd, "").await;
+    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    assert_no_secret("local signing", &r, &secrets);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,9 @@
 //! `behest-desktop check` as a user runs it: the real binary against a gateway started in this
-//! process; JSON and human output, exit codes 0/1/2, and no token, key, PEM or session
-//! credential anywhere in stdout or stderr.
+//! process; JSON and human output, exit codes (0 all pass, 1 anything failed, an unreadable
+//! settings file included; 2 only for a malformed command line), where the mode and base URL
+//! came from (environment, settings file, OS keyring), the control plane from the flag or
+//! `BEHEST_CONTROL_PLANE_URL`, and no token, key, PEM or session credential anywhere in stdout
+//! or stderr.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod check_support;
@@ -130,7 +133,7 @@ async fn human_output_marks_each_check_and_indents_hints() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unresolvable_key_is_a_failing_report_and_an_unreadable_config_exits_2() {
+async fn an_unresolvable_key_or_an_unreadable_settings_file_is_a_failing_report_exit_1() {
     let gw = gateway(|_| {}).await;
     let home = tempfile::tempdir().unwrap();
     let legacy = "bh_live_0123456789abcdef0123456789abcdef";
@@ -139,26 +142,230 @@ async fn an_unresolvable_key_is_a_failing_report_and_an_unreadable_config_exits_
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["mode"], "unknown");
-    let key = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "config.key")
-        .unwrap();
+    let key = check_named(&report, "config.key");
     assert!(key["hint"].as_str().unwrap().contains("BEHEST_KEY"));
     assert_clean(&out, &[legacy.to_string()]);
 
-    let settings = home.path().join("config/ai.behest.desktop/settings.json");
-    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    // A settings file that is not JSON: still a report (exit 1, JSON printed), its first check
+    // naming the file; every later check skipped.
+    let settings = settings_file(home.path());
     std::fs::write(&settings, "not json").unwrap();
+    for args in [&["--json", "--origin", ALLOWED][..], &[][..]] {
+        let out = run_cli(home.path(), env_for(Mode::ApiKey, &gw), args).await;
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_clean(&out, &secrets_of(&gw));
+        if args.is_empty() {
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(text.starts_with("✗ config.settings"), "{text}");
+            continue;
+        }
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            (report["ok"].as_bool(), report["mode"].as_str()),
+            (Some(false), Some("unknown"))
+        );
+        let checks = report["checks"].as_array().unwrap();
+        assert_eq!(checks[0]["name"], "config.settings");
+        assert_eq!(checks[0]["ok"], false);
+        let hint = checks[0]["hint"].as_str().unwrap();
+        assert!(hint.contains(&settings.display().to_string()), "{hint}");
+        assert!(
+            checks[1..]
+                .iter()
+                .all(|c| c["ok"] == false
+                    && c["detail"].as_str().unwrap().contains("config.settings"))
+        );
+        assert!(checks
+            .iter()
+            .any(|c| c["name"] == format!("cors:{ALLOWED}")));
+    }
+    // A directory where the file should be: unreadable, same report.
+    std::fs::remove_file(&settings).unwrap();
+    std::fs::create_dir(&settings).unwrap();
     let out = run_cli(home.path(), env_for(Mode::ApiKey, &gw), &["--json"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["checks"][0]["name"], "config.settings");
+    // Only a malformed command line is a usage error (2), as for every command.
+    let out = run_cli(home.path(), vec![], &["--no-such-flag"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    gw.shutdown().await;
+}
+
+fn settings_file(home: &Path) -> std::path::PathBuf {
+    let settings = home.join("config/ai.behest.desktop/settings.json");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    settings
+}
+
+fn check_named<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {report}"))
+}
+
+fn detail<'a>(report: &'a serde_json::Value, name: &str) -> &'a str {
+    check_named(report, name)["detail"].as_str().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mode_and_base_url_name_their_source_env_or_settings_file() {
+    let gw = gateway(|_| {}).await;
+    let home = tempfile::tempdir().unwrap();
+    // Environment.
+    let out = run_cli(home.path(), env_for(Mode::ApiKey, &gw), &["--json"]).await;
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        detail(&report, "config.mode"),
+        "apiKey, from BEHEST_KEY (environment)"
+    );
+    assert_eq!(
+        detail(&report, "config.baseUrl"),
+        format!(
+            "{}, from BEHEST_BASE_URL (environment) (plain http, loopback only)",
+            gw.base_url()
+        )
+    );
+    // The settings file: its token endpoint and base URL decide; only the session credential
+    // comes from the environment.
+    let c = gw.credentials();
+    std::fs::write(
+        settings_file(home.path()),
+        serde_json::json!({"baseUrl": c.base_url, "tokenUrl": c.token_url}).to_string(),
+    )
+    .unwrap();
+    let env = vec![(
+        "BEHEST_SESSION_TOKEN".to_string(),
+        c.session_token.expose().to_string(),
+    )];
+    let out = run_cli(home.path(), env, &["--json"]).await;
     assert_eq!(
         out.status.code(),
-        Some(2),
+        Some(0),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&out.stdout)
     );
-    assert!(out.stdout.is_empty());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["mode"], "tokenEndpoint");
+    assert_eq!(
+        detail(&report, "config.mode"),
+        "tokenEndpoint, from settings.tokenUrl (settings file)"
+    );
+    assert!(detail(&report, "config.baseUrl").contains("from settings.baseUrl (settings file)"));
     assert_clean(&out, &secrets_of(&gw));
+    gw.shutdown().await;
+}
+
+/// The keyring source through the real binary: needs a D-Bus session with an unlocked
+/// gnome-keyring, as `.ci/run` provides (see keyring_secret_service.rs); it fails without one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_stored_in_the_os_keyring_is_named_as_the_source() {
+    use behest_desktop::core::secrets::{KeyringState, KeyringStore, SecretStore, KEY};
+    let bus = std::env::var("DBUS_SESSION_BUS_ADDRESS").unwrap_or_else(|_| {
+        panic!("no D-Bus session bus: run under dbus-run-session with an unlocked gnome-keyring (see keyring_secret_service.rs)")
+    });
+    let service = format!("behest-check-test-{}", uuid::Uuid::new_v4());
+    let store = KeyringStore::new(service.clone());
+    assert!(
+        matches!(store.probe().await, KeyringState::Persisted),
+        "Secret Service not reachable: unlock a gnome-keyring (see keyring_secret_service.rs)"
+    );
+    let gw = gateway(|_| {}).await;
+    let c = gw.credentials();
+    store.set(KEY, &c.api_key).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        settings_file(home.path()),
+        serde_json::json!({"baseUrl": c.base_url}).to_string(),
+    )
+    .unwrap();
+    let mut env = vec![
+        ("BEHEST_KEYRING_SERVICE".to_string(), service.clone()),
+        ("DBUS_SESSION_BUS_ADDRESS".to_string(), bus),
+    ];
+    if let Ok(dir) = std::env::var("XDG_RUNTIME_DIR") {
+        env.push(("XDG_RUNTIME_DIR".to_string(), dir));
+    }
+    let out = run_cli(home.path(), env, &["--json"]).await;
+    // Best effort: the service name is random, a leftover entry harms nothing.
+    let _cleanup = store.delete(KEY).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        detail(&report, "config.mode"),
+        "apiKey, from the key stored in the OS keyring"
+    );
+    assert!(detail(&report, "config.baseUrl").contains("from settings.baseUrl (settings file)"));
+    assert_clean(&out, &secrets_of(&gw));
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_plane_comes_from_the_flag_or_behest_control_plane_url() {
+    let gw = gateway(|_| {}).await;
+    let other = gateway(|_| {}).await;
+    let home = tempfile::tempdir().unwrap();
+    // The flag: the same gateway as control plane, whose global kid verifies.
+    let out = run_cli(
+        home.path(),
+        env_for(Mode::ApiKey, &gw),
+        &["--json", "--control-plane", &gw.base_url()],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(check_named(&report, "verify.controlPlane")["ok"], true);
+    assert!(detail(&report, "verify.controlPlane").contains(&gw.base_url()));
+    // The variable: another gateway publishes a different key under that kid.
+    let other_url = other.base_url();
+    let env = with(
+        env_for(Mode::ApiKey, &gw),
+        &[("BEHEST_CONTROL_PLANE_URL", other_url.as_str())],
+    );
+    let out = run_cli(home.path(), env.clone(), &["--json"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cp = check_named(&report, "verify.controlPlane");
+    assert_eq!(cp["ok"], false);
+    assert!(cp["hint"]
+        .as_str()
+        .unwrap()
+        .contains("BEHEST_CONTROL_PLANE_URL"));
+    // The flag wins over the variable.
+    let out = run_cli(
+        home.path(),
+        env,
+        &["--json", "--control-plane", &gw.base_url()],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+    // Neither: not run.
+    let out = run_cli(home.path(), env_for(Mode::ApiKey, &gw), &["--json"]).await;
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["name"] != "verify.controlPlane"));
+    other.shutdown().await;
     gw.shutdown().await;
 }

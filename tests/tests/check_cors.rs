@@ -1,5 +1,8 @@
 //! The CORS check: an allowed origin (exact and glob), a refused one (with and without the
-//! gateway's 403 flag) whose hint points at Allowed Origins, and a malformed `--origin`.
+//! gateway's 403 flag) whose hint points at Allowed Origins, the exposed headers read from the
+//! chat route's actual cross-origin answer, and a malformed `--origin`. (A missing
+//! `X-Trace-Id` or `Retry-After` in Access-Control-Expose-Headers is unit-tested in
+//! `core::check::cors`: the gateway always exposes both.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod check_support;
@@ -43,6 +46,32 @@ async fn allowed_and_refused_origins() {
             .filter(|r| r.method == "OPTIONS")
             .count();
         assert_eq!(preflights, 3);
+        // The exposed headers are read from the chat route's actual answer to each allowed
+        // origin (an unauthenticated cross-origin POST, answered 401 with CORS headers), not
+        // from another route.
+        let actual: Vec<_> = gw
+            .requests()
+            .into_iter()
+            .filter(|r| r.header("origin").is_some() && r.method != "OPTIONS")
+            .collect();
+        assert_eq!(actual.len(), 2, "{actual:#?}");
+        for r in &actual {
+            assert_eq!(
+                (r.method.as_str(), r.path.as_str()),
+                ("POST", "/v1/chat/completions")
+            );
+            assert_eq!(r.status, 401);
+            assert!(r.header("authorization").is_none());
+        }
+        for origin in [ALLOWED, GLOB] {
+            let detail = &get(&report, &format!("cors:{origin}")).detail;
+            assert!(
+                detail.contains(
+                    "the chat route exposes to the page: x-trace-id, x-request-id, retry-after"
+                ),
+                "{detail}"
+            );
+        }
         gw.shutdown().await;
     }
 }

@@ -17,7 +17,9 @@ async fn an_expired_token_fails_the_lifetime_check() {
     let report = run_mode(Mode::LocalSign, &gw, &[], &o).await;
     passes(&report, "token.mint");
     passes(&report, "token.clock");
-    fails_naming(&report, "token.lifetime", "BEHEST_TTL");
+    // The ttl is fine: the hint is about the signing machine's clock, with the fix.
+    fails_naming(&report, "token.lifetime", "timedatectl set-ntp true");
+    assert_hint_lacks(&report, "token.lifetime", "BEHEST_TTL");
     assert!(get(&report, "token.lifetime").detail.contains("expired"));
     // The gateway agrees: the chat is refused.
     assert!(!get(&report, "chat.completion").ok);
@@ -30,10 +32,20 @@ async fn a_not_yet_valid_token_fails_the_lifetime_check() {
     let mut o = options();
     o.minter = Some(signer_at(&gw, now() + 3600, 3600));
     let report = run_mode(Mode::LocalSign, &gw, &[], &o).await;
-    fails_naming(&report, "token.lifetime", "BEHEST_TTL");
+    fails_naming(&report, "token.lifetime", "timedatectl set-ntp true");
+    assert_hint_lacks(&report, "token.lifetime", "BEHEST_TTL");
     assert!(get(&report, "token.lifetime").detail.contains("not valid"));
     assert!(!get(&report, "chat.completion").ok);
     gw.shutdown().await;
+}
+
+/// Asserts the hint of `name` does not mention `text` (it would point at the wrong setting).
+fn assert_hint_lacks(report: &behest_desktop::core::check::CheckReport, name: &str, text: &str) {
+    let hint = get(report, name).hint.clone().unwrap_or_default();
+    assert!(
+        !hint.contains(text),
+        "the hint of {name} should not name {text}: {hint}"
+    );
 }
 
 #[tokio::test]
@@ -43,6 +55,9 @@ async fn a_ttl_under_a_minute_is_flagged() {
     let report = run_mode(Mode::LocalSign, &gw, &[("BEHEST_TTL", "30")], &options()).await;
     passes(&report, "token.mint");
     fails_naming(&report, "token.lifetime", "BEHEST_TTL");
+    assert!(get(&report, "token.lifetime")
+        .detail
+        .contains("ttl outside 60 to 86400 s"));
     // The mint refuses it outright.
     let report = run_mode(Mode::ApiKey, &gw, &[("BEHEST_TTL", "30")], &options()).await;
     fails_naming(&report, "token.mint", "BEHEST_TTL");
@@ -58,7 +73,7 @@ async fn clock_skew_over_a_minute_is_flagged_both_ways() {
         let mut o = options();
         o.clock = Arc::new(ManualClock::new(now() + offset));
         let report = run_mode(Mode::ApiKey, &gw, &[], &o).await;
-        fails_naming(&report, "token.clock", "clock");
+        fails_naming(&report, "token.clock", "timedatectl set-ntp true");
         let want = if offset > 0 { "ahead" } else { "behind" };
         assert!(get(&report, "token.clock").detail.contains(want));
         // Minted tokens carry the server's times: they are still fine.
@@ -68,8 +83,8 @@ async fn clock_skew_over_a_minute_is_flagged_both_ways() {
     let mut o = options();
     o.clock = Arc::new(ManualClock::new(now() + 600));
     let report = run_mode(Mode::LocalSign, &gw, &[], &o).await;
-    fails_naming(&report, "token.clock", "clock");
-    assert!(!get(&report, "token.lifetime").ok);
+    fails_naming(&report, "token.clock", "timedatectl set-ntp true");
+    fails_naming(&report, "token.lifetime", "timedatectl set-ntp true");
     assert!(!get(&report, "chat.completion").ok);
     gw.shutdown().await;
 }

@@ -44,15 +44,43 @@ async fn a_key_whose_public_half_is_not_in_the_jwks_names_behest_key() {
 #[tokio::test]
 async fn a_wrong_tenant_or_project_is_named_by_the_chat_check() {
     let gw = gateway(|_| {}).await;
-    for (var, value) in [
-        ("BEHEST_TENANT_ID", "ten_wrong"),
-        ("BEHEST_PROJECT_ID", "prj_wrong"),
+    let c = gw.credentials();
+    // The gateway's 403 does not say which id is wrong: the detail shows both of the token's,
+    // so each case is told apart by the id it names.
+    for (var, value, tenant, project) in [
+        (
+            "BEHEST_TENANT_ID",
+            "ten_wrong",
+            "ten_wrong",
+            c.project_id.as_str(),
+        ),
+        (
+            "BEHEST_PROJECT_ID",
+            "prj_wrong",
+            c.tenant_id.as_str(),
+            "prj_wrong",
+        ),
     ] {
         let report = run_mode(Mode::LocalSign, &gw, &[(var, value)], &options()).await;
         passes(&report, "verify.signature");
         passes(&report, "verify.publicKey");
         fails_naming(&report, "chat.completion", var);
-        assert!(get(&report, "chat.completion").detail.contains("403"));
+        let detail = &get(&report, "chat.completion").detail;
+        assert!(detail.starts_with("HTTP 403"), "{detail}");
+        assert!(
+            detail.ends_with(&format!(
+                "the token is for tenant {tenant} and project {project}"
+            )),
+            "{var}: {detail}"
+        );
+        // Nothing else failed: the ids are well-formed, the token verifies.
+        let failed: Vec<&str> = report
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(failed, ["chat.completion", "limits.usage"], "{var}");
     }
     gw.shutdown().await;
 }

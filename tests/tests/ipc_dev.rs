@@ -54,6 +54,21 @@ fn token_needles(h: &Harness) -> (String, String) {
     (token, signature)
 }
 
+/// The first JWT-shaped run in `text`: three dot-separated base64url parts of 8+ characters
+/// (any token: the session's, or one the check signed for itself).
+fn jwt_shaped(text: &str) -> Option<String> {
+    let b64url = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    text.split(|c: char| !(b64url(c) || c == '.'))
+        .flat_map(|run| {
+            let parts: Vec<&str> = run.split('.').collect();
+            parts
+                .windows(3)
+                .find(|w| w.iter().all(|p| p.len() >= 8))
+                .map(|w| w.join("."))
+        })
+        .next()
+}
+
 fn assert_no_secret(text: &str, token: &str, signature: &str) {
     for needle in [
         token,
@@ -62,14 +77,30 @@ fn assert_no_secret(text: &str, token: &str, signature: &str) {
         "PRIVATE KEY",
         "behest_sk_live_",
         "eyJhbGci",
-        "authorization:",
-        "Bearer ",
     ] {
         assert!(
             !text.contains(needle),
             "{needle:.20}… leaked in {text:.300}"
         );
     }
+    if let Some(jwt) = jwt_shaped(text) {
+        panic!("a JWT-shaped string ({:.12}…) leaked in {text:.300}", jwt);
+    }
+    // A bearer is only ever shown redacted.
+    for (at, _) in text.match_indices("Bearer ") {
+        assert!(
+            text[at..].starts_with("Bearer [redacted]"),
+            "an unredacted bearer in {text:.300}"
+        );
+    }
+}
+
+#[test]
+fn the_jwt_scanner_finds_any_token() {
+    assert!(jwt_shaped("x eyJhbGciOi.eyJzdWIiOiJ4.c2lnbmF0dXJl y").is_some());
+    assert!(jwt_shaped("{\"t\":\"aaaaaaaa.bbbbbbbb.cccccccc\"}").is_some());
+    assert!(jwt_shaped("api.behest.app and 1.2.3 and v1.0.0").is_none());
+    assert!(jwt_shaped("http://127.0.0.1:4554/v1/chat/completions").is_none());
 }
 
 #[test]
@@ -125,8 +156,13 @@ fn the_check_report_and_its_events_hold_no_token_key_or_pem() {
     for text in &transcript {
         assert_no_secret(text, &token, &signature);
     }
-    // The claims are shown (decoded), the token is not.
+    // The claims are shown (decoded), the token is not; nor is the token the check signed for
+    // itself (caught by the JWT-shaped scan, whatever its value).
     assert!(transcript.iter().any(|t| t.contains("token.claims")));
+    let recent = h
+        .invoke("recent_requests", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_no_secret(&recent.to_string(), &token, &signature);
 }
 
 #[test]
@@ -208,6 +244,27 @@ fn recent_requests_lists_the_chat_with_its_trace_id_and_no_secret() {
     assert_eq!(chat["path"], "/v1/chat/completions");
     assert_eq!(chat["origin"].as_str(), Some(h.gateway_url().as_str()));
     assert_eq!(chat["ok"], true);
+    // A success keeps its real HTTP status and the request headers, the bearer redacted.
+    assert_eq!(chat["status"], 200, "{chat}");
+    let header = |row: &Value, name: &str| {
+        row["requestHeaders"]
+            .as_array()
+            .and_then(|hs| hs.iter().find(|h| h["name"] == name))
+            .and_then(|h| h["value"].as_str())
+            .map(str::to_string)
+    };
+    assert_eq!(
+        header(chat, "authorization").as_deref(),
+        Some("Bearer [redacted]")
+    );
+    assert_eq!(
+        header(chat, "content-type").as_deref(),
+        Some("application/json")
+    );
+    assert_eq!(header(chat, "accept").as_deref(), Some("text/event-stream"));
+    // A local signing is no HTTP request: no status, no headers.
+    assert_eq!(rows[0]["status"], Value::Null);
+    assert_eq!(rows[0]["requestHeaders"], json!([]));
     assert!(
         chat["traceId"].as_str().is_some_and(|t| !t.is_empty()),
         "{chat}"
@@ -220,6 +277,67 @@ fn recent_requests_lists_the_chat_with_its_trace_id_and_no_secret() {
         .invoke("recent_requests", json!({"limit": 1}))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(one.as_array().map(Vec::len), Some(1));
+}
+
+/// Decodes a JWT's payload (the test may see the token; it is never printed).
+fn claims_of(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap_or_default();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap_or_default();
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+#[test]
+fn current_token_describes_the_session_token_and_mints_nothing_while_it_is_valid() {
+    let h = Harness::demo();
+    chat_once(&h, "first");
+    let signings = |h: &Harness| {
+        h.invoke("recent_requests", json!({}))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .as_array()
+            .map_or(0, |r| r.iter().filter(|x| x["kind"] == "sign").count())
+    };
+    let before = signings(&h);
+    assert_eq!(before, 1, "the chat's token");
+    let first = h
+        .invoke("current_token", json!({}))
+        .unwrap_or_else(|e| panic!("current_token: {e}"));
+    let again = h
+        .invoke("current_token", json!({}))
+        .unwrap_or_else(|e| panic!("current_token: {e}"));
+    assert_eq!(first, again);
+    assert_eq!(signings(&h), before, "no token was minted for the panel");
+    // It is the token chats send and copy_token copies: same claims (jti included).
+    let (token, signature) = token_needles(&h);
+    let claims = claims_of(&token);
+    assert!(claims["jti"].is_string(), "a readable token");
+    assert_eq!(first["claims"], claims);
+    assert_eq!(first["expiresAt"], claims["exp"]);
+    assert_eq!(first["mode"], "demo");
+    assert_eq!(first["header"]["alg"], "RS256");
+    assert!(first["header"]["kid"].is_string());
+    assert_no_secret(&first.to_string(), &token, &signature);
+    // `mint` makes a new token; the current one is still the session's.
+    let minted = h
+        .invoke("mint", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(minted["claims"]["jti"], claims["jti"]);
+    let now = h
+        .invoke("current_token", json!({}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(now["claims"]["jti"], claims["jti"]);
+    // Refused to a foreign page before the handler.
+    match invoke_from(
+        &h.window,
+        "https://evil.example",
+        "current_token",
+        json!({}),
+    ) {
+        Ok(value) => panic!("current_token from a foreign page was allowed: {value}"),
+        Err(error) => assert!(error.get("kind").is_none(), "{error}"),
+    }
 }
 
 #[test]

@@ -137,6 +137,8 @@ fn no_token_or_secret_crosses_ipc() {
         ("get_conversation", json!({"id": id})),
         ("export_conversation", json!({"id": id, "format": "json"})),
         ("copy_token", json!({})),
+        ("current_token", json!({})),
+        ("recent_requests", json!({})),
         ("set_secret", json!({"name": "apiKey", "value": sentinel})),
     ] {
         transcript.push(format!("{:?}", h.invoke(command, args)));

@@ -1,6 +1,7 @@
 //! The session against the local gateway: single-flight refresh under 50 concurrent callers
-//! (one mint, one keyring write), and a 401 that invalidates the token and causes exactly one
-//! refresh.
+//! (one mint, one keyring write), a 401 that invalidates the token and causes exactly one
+//! refresh, and one stored token per (mode, base URL, credential, user): a changed
+//! configuration never reuses another's token.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth_support;
@@ -8,10 +9,13 @@ mod auth_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_support::{count, gateway, session_with, use_token, CountingStore, Mode};
-use behest_desktop::core::auth::{Clock, ManualClock, SystemClock};
+use auth_support::{count, env_for, gateway, session_with, use_token, CountingStore, Mode};
+use behest_desktop::core::auth::{minter_for, Clock, ManualClock, SystemClock};
+use behest_desktop::core::config::{Config, Env, Settings, StoredSecrets};
 use behest_desktop::core::gateway::{Fault, GatewayHandle, Route};
+use behest_desktop::core::secrets::SecretStore;
 use behest_desktop::core::session::Session;
+use behest_desktop::core::session::SessionOptions;
 use behest_desktop::core::token::{Bearer, TokenSource};
 
 const MINT: &str = "/v1/auth/mint";
@@ -136,4 +140,99 @@ async fn many_requests_refused_together_cause_one_refresh() {
     assert_eq!(distinct.len(), 1);
     assert_eq!(count(&gw, MINT), 2);
     assert_eq!(use_token(&gw, &fresh[0]).await, 200);
+}
+
+/// A session for `mode` against `gw` with `overrides` on top of its environment, over `store`.
+fn session_overriding(
+    mode: Mode,
+    gw: &GatewayHandle,
+    store: Arc<dyn SecretStore>,
+    overrides: &[(&str, &str)],
+) -> Session {
+    let base = env_for(mode, gw);
+    let mut pairs: Vec<(String, String)> = behest_desktop::core::config::env::ALL
+        .iter()
+        .filter_map(|n| base.raw(n).map(|v| (n.to_string(), v.to_string())))
+        .filter(|(n, _)| !overrides.iter().any(|(o, _)| o == n))
+        .collect();
+    pairs.extend(
+        overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let config = Config::resolve(
+        &Env::from_pairs(pairs),
+        &Settings::default(),
+        &StoredSecrets::default(),
+    )
+    .unwrap();
+    let http = behest_desktop::core::http::shared_client().unwrap();
+    let minter = minter_for(&config, None, http, Arc::new(SystemClock)).unwrap();
+    Session::new(
+        minter,
+        store,
+        Arc::new(SystemClock),
+        SessionOptions::default(),
+    )
+}
+
+#[tokio::test]
+async fn a_stored_token_is_reused_only_by_the_same_configuration() {
+    let gw = gateway().await;
+    let base = gw.base_url();
+    // Another origin of the same gateway: a different BEHEST_BASE_URL, as far as the cache knows.
+    let other_base = base.replace("127.0.0.1", "localhost");
+    for (mode, path, changes) in [
+        (
+            Mode::TokenEndpoint,
+            TOKEN,
+            vec![("BEHEST_BASE_URL", other_base.as_str())],
+        ),
+        (
+            Mode::ApiKey,
+            MINT,
+            vec![
+                ("BEHEST_BASE_URL", other_base.as_str()),
+                ("BEHEST_USER_ID", "someone-else"),
+                ("BEHEST_TIER", "3"),
+            ],
+        ),
+        (
+            Mode::LocalSign,
+            "",
+            vec![
+                ("BEHEST_BASE_URL", other_base.as_str()),
+                ("BEHEST_USER_ID", "someone-else"),
+                ("BEHEST_AUDIENCE", "another-audience"),
+            ],
+        ),
+    ] {
+        // One store, like the OS keyring across restarts.
+        let store = Arc::new(CountingStore::default());
+        let first = session_overriding(mode, &gw, store.clone(), &[])
+            .bearer()
+            .await
+            .unwrap();
+        // The same configuration after a restart: the stored token.
+        let again = session_overriding(mode, &gw, store.clone(), &[])
+            .bearer()
+            .await
+            .unwrap();
+        assert_eq!(again.token, first.token, "{mode:?}: same configuration");
+        let changed = changes.len();
+        for change in changes {
+            let other = session_overriding(mode, &gw, store.clone(), &[change])
+                .bearer()
+                .await
+                .unwrap();
+            assert_ne!(other.token, first.token, "{mode:?}: {} changed", change.0);
+        }
+        if !path.is_empty() {
+            assert_eq!(
+                count(&gw, path),
+                1 + changed,
+                "{mode:?}: one mint per configuration"
+            );
+        }
+    }
 }

@@ -9,16 +9,17 @@
 //! Output: one line per check as it finishes (`✓`/`✗`, name, detail, and the hint indented
 //! under a failure); `--json` prints only `{"ok","mode","checks":[{"name","ok","detail","hint"}]}`.
 //! No token, key, PEM or session credential is ever printed.
-//! Exit codes: 0 every check passed; 1 a check failed (including a configuration that resolves
-//! to an error: the report names the setting); 2 the configuration cannot even be read (an
-//! unreadable or malformed settings file, no config dir) or the output cannot be written.
+//! Exit codes: 0 every check passed; 1 otherwise: a check failed, including a configuration
+//! that cannot be read (an unreadable or malformed settings file, no config dir: a failing
+//! `config.settings` check, still printed with `--json`) or resolves to an error (the report
+//! names the setting), and a report that cannot be written. 2 only for a malformed command
+//! line (clap's usage error, as for every command).
 
 use std::io::Write as _;
 use std::process::ExitCode;
 
 use crate::core::check::{self, CheckOptions, CheckReport, CheckResult, Provenance};
 use crate::core::config::load::{DemoGateway, DemoOptions, Loaded};
-use crate::core::{Error, Result};
 
 /// Arguments of `behest-desktop check`.
 #[derive(Debug, clap::Args)]
@@ -26,7 +27,8 @@ pub struct CheckArgs {
     /// A browser origin to check CORS for (repeatable), e.g. `https://app.example.com`.
     #[arg(long = "origin", value_name = "ORIGIN")]
     pub origins: Vec<String>,
-    /// The control plane's origin (e.g. `https://api.behest.app`), whose JWKS is checked too.
+    /// The control plane's origin (e.g. `https://api.behest.app`), whose JWKS is checked too;
+    /// overrides `BEHEST_CONTROL_PLANE_URL`.
     #[arg(long, value_name = "URL")]
     pub control_plane: Option<String>,
     /// Print the report as JSON.
@@ -44,31 +46,37 @@ fn human_line(out: &mut dyn std::io::Write, c: &CheckResult) -> std::io::Result<
     out.flush()
 }
 
-/// Loads the configuration and runs the checks; `Err` only when it cannot even be read.
-async fn execute(
-    args: &CheckArgs,
-    mut progress: impl FnMut(&CheckResult) + Send,
-) -> Result<CheckReport> {
-    let loaded = Loaded::from_process().await?;
+/// Loads the configuration and runs the checks. Every problem is a report: one that cannot be
+/// read or resolved fails its configuration check and skips the rest.
+async fn execute(args: &CheckArgs, mut progress: impl FnMut(&CheckResult) + Send) -> CheckReport {
+    let file = crate::core::config::settings_path().ok();
+    let loaded = match Loaded::from_process().await {
+        Ok(l) => l,
+        Err(e) => return check::unreadable(&e, file.as_deref(), &args.origins, progress),
+    };
     let provenance = Provenance::detect(&loaded.env, &loaded.settings, &loaded.stored);
     let config = match loaded.resolve() {
         Ok(c) => c,
-        Err(e @ Error::InvalidSettings { .. }) => {
-            return Ok(check::unresolved(&e, &args.origins, progress))
-        }
-        Err(e) => return Err(e),
+        Err(e) => return check::unresolved(&e, &args.origins, progress),
     };
-    let mut options = CheckOptions::new(crate::core::http::shared_client()?);
+    let http = match crate::core::http::shared_client() {
+        Ok(h) => h,
+        Err(e) => return check::unresolved(&e, &args.origins, progress),
+    };
+    let mut options = CheckOptions::new(http);
     options.origins = args.origins.clone();
-    options.control_plane = args.control_plane.clone();
+    options.control_plane = check::control_plane(args.control_plane.as_deref(), &loaded.env);
     options.provenance = Some(provenance);
-    let gateway = DemoGateway::for_config(&config, &DemoOptions::headless()).await?;
+    let gateway = match DemoGateway::for_config(&config, &DemoOptions::headless()).await {
+        Ok(g) => g,
+        Err(e) => return check::unresolved(&e, &args.origins, progress),
+    };
     options.demo = gateway.as_ref().map(|g| g.credentials.clone());
     let report = check::run(&config, &options, &mut progress).await;
     if let Some(gw) = gateway {
         gw.shutdown().await;
     }
-    Ok(report)
+    report
 }
 
 /// Runs `behest-desktop check`.
@@ -77,23 +85,16 @@ pub fn run(args: CheckArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("behest-desktop check: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(1);
         }
     };
     let json = args.json;
-    let outcome = runtime.block_on(execute(&args, |c: &CheckResult| {
+    let report = runtime.block_on(execute(&args, |c: &CheckResult| {
         if !json {
             // Best effort: a closed stdout still lets the exit code report the outcome.
             let _ = human_line(&mut std::io::stdout().lock(), c);
         }
     }));
-    let report = match outcome {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("behest-desktop check: the configuration cannot be read: {e}");
-            return ExitCode::from(2);
-        }
-    };
     let mut out = std::io::stdout().lock();
     let written = if json {
         serde_json::to_string(&report)
@@ -111,7 +112,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
     match (written, report.ok) {
         (Err(e), _) => {
             eprintln!("behest-desktop check: cannot write the report: {e}");
-            ExitCode::from(2)
+            ExitCode::from(1)
         }
         (Ok(()), true) => ExitCode::SUCCESS,
         (Ok(()), false) => ExitCode::from(1),

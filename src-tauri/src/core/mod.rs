@@ -1,7 +1,8 @@
 //! All behaviour of Behest Desktop. Nothing below this module names `tauri`.
 //!
 //! The client side (`auth`, `session`, `chat`) and the server side (`gateway`) both stand on
-//! `protocol` and `keys`, and never on each other.
+//! `protocol` and `keys`, and never on each other; `retry` (when to send a request again) is
+//! shared by `auth` and `chat`.
 
 pub mod auth;
 pub mod backend;
@@ -17,6 +18,7 @@ pub mod logging;
 pub mod markdown;
 pub mod protocol;
 pub mod redact;
+pub mod retry;
 pub mod secrets;
 pub mod session;
 pub mod token;

@@ -64,6 +64,7 @@ pub fn app_builder<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> t
             commands::update::restart_app,
             commands::dev::run_check,
             commands::dev::recent_requests,
+            commands::dev::current_token,
         ])
 }
 

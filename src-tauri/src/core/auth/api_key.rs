@@ -3,15 +3,19 @@
 //! `access_token`, its ttl the answer's integer `ttl` else the requested one (`expires_in` is
 //! ignored, like the SDK), its session id the answer's else the one sent.
 //!
-//! Invariant: the key is sent only as the bearer of this one request.
+//! Invariant: the key is sent only as the bearer of this one request. A token is scoped to the
+//! base URL, the key (by fingerprint) and the default user and tier.
 
 use std::sync::Arc;
 
-use super::{post_json, Clock, MintDefaults, MintParams, Minted, Minter};
+use super::{
+    defaults_scope, fingerprint, post_json, Clock, MintDefaults, MintParams, Minted, Minter,
+};
 use crate::core::protocol::claims::DEFAULT_ROLE;
 use crate::core::protocol::mint::{MintRequest, MintResponse};
 use crate::core::protocol::paths;
 use crate::core::redact::Secret;
+use crate::core::retry::RetryPolicy;
 use crate::core::token::BoxFuture;
 use crate::core::{Error, Result};
 
@@ -22,6 +26,7 @@ pub struct ApiKeyMinter {
     key: Secret,
     defaults: MintDefaults,
     clock: Arc<dyn Clock>,
+    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for ApiKeyMinter {
@@ -47,7 +52,14 @@ impl ApiKeyMinter {
             key,
             defaults,
             clock,
+            retry: RetryPolicy::default(),
         }
+    }
+
+    /// Retries the mint per `retry` (the default policy otherwise).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
     }
 
     /// The request body a mint with `params` sends.
@@ -75,7 +87,7 @@ impl ApiKeyMinter {
             .map_err(|e| Error::Protocol(format!("cannot encode the mint request: {e}")))?;
         let url = format!("{}{}", self.base_url, paths::MINT);
         tracing::debug!(%url, user = %request.user_id, "minting a token with the api key");
-        let bytes = post_json(&self.client, &url, &self.key, Some(body)).await?;
+        let bytes = post_json(&self.client, &url, &self.key, Some(body), &self.retry).await?;
         let answer: MintResponse = serde_json::from_slice(&bytes).map_err(|_| {
             Error::Protocol("the mint answer is not the expected json object".into())
         })?;
@@ -107,7 +119,12 @@ impl Minter for ApiKeyMinter {
     }
 
     fn scope(&self) -> String {
-        format!("apiKey|{}", self.base_url)
+        format!(
+            "apiKey|{}|{}|{}",
+            self.base_url,
+            fingerprint(&self.key),
+            defaults_scope(&self.defaults)
+        )
     }
 
     fn mint<'a>(&'a self, params: &'a MintParams) -> BoxFuture<'a, Result<Minted>> {

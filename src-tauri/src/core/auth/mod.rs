@@ -5,6 +5,14 @@
 //! Invariants: HTTP error answers are classified only by
 //! [`crate::core::protocol::errors::classify`]; the token endpoint is never told the user id or
 //! tier; no key, PEM, session credential or token reaches a log line or an error message.
+//!
+//! Retries: a mint or token-endpoint POST follows the chat's [`RetryPolicy`] (connect errors,
+//! 408, 409, 429 and 5xx; `Retry-After` honoured up to its cap; at most 2 retries with backoff);
+//! 400, 401, 402, 403, 404 and 422 are final at once. The backoff sleeps inside the mint future,
+//! so a caller that races the mint against a cancellation token (the chat client does) stops it
+//! at once by dropping that future. A [`Minter::scope`] names everything a token depends on
+//! (mode, base URL, issuing identity, default user and tier), so a changed configuration never
+//! reuses a stored token.
 
 pub mod api_key;
 pub mod clock;
@@ -14,6 +22,9 @@ pub mod token_endpoint;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use bytes::Bytes;
+use sha2::Digest as _;
+
 pub use api_key::ApiKeyMinter;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use local_sign::LocalSigner;
@@ -22,6 +33,7 @@ pub use token_endpoint::TokenEndpointMinter;
 use crate::core::config::{AuthMode, Config, SigningConfig};
 use crate::core::protocol::claims::Tier;
 use crate::core::redact::Secret;
+use crate::core::retry::{Attempts, Decision, Failure, RetryPolicy};
 use crate::core::token::BoxFuture;
 use crate::core::{Error, Result};
 
@@ -106,22 +118,40 @@ pub fn minter_for(
     client: reqwest::Client,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<dyn Minter>> {
+    minter_with_retry(config, demo, client, clock, RetryPolicy::default())
+}
+
+/// [`minter_for`] with another retry policy for the HTTP modes (tests use millisecond backoffs).
+pub fn minter_with_retry(
+    config: &Config,
+    demo: Option<&DemoCredentials>,
+    client: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    retry: RetryPolicy,
+) -> Result<Arc<dyn Minter>> {
     let defaults = MintDefaults::from_config(config);
     Ok(match &config.mode {
-        AuthMode::TokenEndpoint { url, session_token } => Arc::new(TokenEndpointMinter::new(
-            client,
-            url.clone(),
-            session_token.clone(),
-            config.ttl,
-            clock,
-        )),
-        AuthMode::ApiKey { key } => Arc::new(ApiKeyMinter::new(
-            client,
-            config.base_url.clone(),
-            key.clone(),
-            defaults,
-            clock,
-        )),
+        AuthMode::TokenEndpoint { url, session_token } => Arc::new(
+            TokenEndpointMinter::new(
+                client,
+                url.clone(),
+                session_token.clone(),
+                config.ttl,
+                clock,
+            )
+            .for_base_url(&config.base_url)
+            .with_retry(retry),
+        ),
+        AuthMode::ApiKey { key } => Arc::new(
+            ApiKeyMinter::new(
+                client,
+                config.base_url.clone(),
+                key.clone(),
+                defaults,
+                clock,
+            )
+            .with_retry(retry),
+        ),
         AuthMode::LocalSign(signing) => Arc::new(LocalSigner::new(
             "localSign",
             signing,
@@ -148,14 +178,77 @@ pub fn minter_for(
     })
 }
 
-/// POSTs `body` (JSON, or empty) with `bearer`, and returns the body of a 2xx answer; an error
-/// answer is classified by the protocol's one classifier.
+/// A short, one-way fingerprint of a credential for a cache scope: the first 8 bytes of its
+/// SHA-256, hex. Tells two credentials apart without keeping either.
+pub(crate) fn fingerprint(secret: &Secret) -> String {
+    sha2::Sha256::digest(secret.expose().as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The default user and tier of a scope (`user|tier`, the tier empty when unset).
+pub(crate) fn defaults_scope(defaults: &MintDefaults) -> String {
+    let tier = defaults
+        .tier
+        .as_ref()
+        .map(Tier::to_string)
+        .unwrap_or_default();
+    format!("{}|{tier}", defaults.user_id)
+}
+
+/// POSTs `body` (JSON, or empty) with `bearer`, retrying per `retry` (see the module docs), and
+/// returns the body of a 2xx answer; an error answer is classified by the protocol's one
+/// classifier.
 pub(crate) async fn post_json(
     client: &reqwest::Client,
     url: &str,
     bearer: &Secret,
     body: Option<Vec<u8>>,
+    retry: &RetryPolicy,
 ) -> Result<Vec<u8>> {
+    let body = body.map(Bytes::from);
+    // No token to refresh here: a 401 is final at once.
+    let mut tried = Attempts {
+        refreshed: true,
+        ..Attempts::default()
+    };
+    loop {
+        tried.requests += 1;
+        let (failure, error) = match post_once(client, url, bearer, body.clone()).await {
+            Ok(bytes) => return Ok(bytes),
+            Err((Some(failure), error)) => (failure, error),
+            Err((None, error)) => return Err(error),
+        };
+        match retry.decide(failure, tried, rand::random::<f64>()) {
+            Decision::RetryAfter(wait) => {
+                tried.retries += 1;
+                let status = match failure {
+                    Failure::Status { status, .. } => Some(status),
+                    Failure::Connect => None,
+                };
+                tracing::debug!(
+                    ?wait,
+                    ?status,
+                    attempt = tried.requests,
+                    "token request failed, retrying"
+                );
+                tokio::time::sleep(wait).await;
+            }
+            Decision::RefreshAndRetry | Decision::GiveUp => return Err(error),
+        }
+    }
+}
+
+/// One POST: the answer's body, or the error with what the retry policy needs to know of it
+/// (`None`: never retried, e.g. a header timeout or a broken body).
+async fn post_once(
+    client: &reqwest::Client,
+    url: &str,
+    bearer: &Secret,
+    body: Option<Bytes>,
+) -> std::result::Result<Vec<u8>, (Option<Failure>, Error)> {
     let mut request = client
         .post(url)
         .bearer_auth(bearer.expose())
@@ -166,35 +259,50 @@ pub(crate) async fn post_json(
             .body(bytes),
         None => request.header(reqwest::header::CONTENT_LENGTH, "0"),
     };
-    let mut response = request
-        .send()
-        .await
-        .map_err(crate::core::http::transport_error)?;
+    let mut response = match request.send().await {
+        Ok(r) => r,
+        // Waiting for the answer timed out: the server may be working on it; not retried (as
+        // for chat). A refused, reset or timed-out connection is.
+        Err(e) if e.is_timeout() && !e.is_connect() => {
+            return Err((None, crate::core::http::transport_error(e)))
+        }
+        Err(e) => {
+            return Err((
+                Some(Failure::Connect),
+                crate::core::http::transport_error(e),
+            ))
+        }
+    };
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let mut bytes = Vec::new();
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(crate::core::http::transport_error)?
+        .map_err(|e| (None, crate::core::http::transport_error(e)))?
     {
         if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(Error::Protocol(format!(
-                "the answer is over {MAX_RESPONSE_BYTES} bytes"
-            )));
+            return Err((
+                None,
+                Error::Protocol(format!("the answer is over {MAX_RESPONSE_BYTES} bytes")),
+            ));
         }
         bytes.extend_from_slice(&chunk);
     }
     if status >= 400 {
-        return Err(crate::core::protocol::errors::classify(
+        let error =
+            crate::core::protocol::errors::classify(status, &headers, &bytes, SystemTime::now());
+        let failure = Failure::Status {
             status,
-            &headers,
-            &bytes,
-            SystemTime::now(),
-        ));
+            retry_after: error.retry_after(),
+        };
+        return Err((Some(failure), error));
     }
     if !(200..300).contains(&status) {
-        return Err(Error::Protocol(format!("unexpected http status {status}")));
+        return Err((
+            None,
+            Error::Protocol(format!("unexpected http status {status}")),
+        ));
     }
     Ok(bytes)
 }

@@ -3,14 +3,17 @@
 //! (snake_case accepted too).
 //!
 //! Invariant: the client never tells the endpoint a user id, tier, ttl or session: the
-//! backend derives them from the session credential.
+//! backend derives them from the session credential. A token is scoped to the endpoint, the
+//! base URL it is used against and the session credential (by fingerprint), so signing in as
+//! someone else or pointing `BEHEST_BASE_URL` elsewhere never reuses a stored token.
 
 use std::sync::Arc;
 
-use super::{post_json, Clock, MintParams, Minted, Minter};
+use super::{fingerprint, post_json, Clock, MintParams, Minted, Minter};
 use crate::core::protocol::claims::inspect;
 use crate::core::protocol::mint::TokenBundle;
 use crate::core::redact::Secret;
+use crate::core::retry::RetryPolicy;
 use crate::core::token::BoxFuture;
 use crate::core::{Error, Result};
 
@@ -18,15 +21,18 @@ use crate::core::{Error, Result};
 pub struct TokenEndpointMinter {
     client: reqwest::Client,
     url: String,
+    base_url: String,
     session_token: Secret,
     fallback_ttl: u64,
     clock: Arc<dyn Clock>,
+    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for TokenEndpointMinter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenEndpointMinter")
             .field("url", &self.url)
+            .field("base_url", &self.base_url)
             .finish_non_exhaustive()
     }
 }
@@ -44,15 +50,36 @@ impl TokenEndpointMinter {
         TokenEndpointMinter {
             client,
             url,
+            base_url: String::new(),
             session_token,
             fallback_ttl,
             clock,
+            retry: RetryPolicy::default(),
         }
+    }
+
+    /// The origin the tokens are used against (`BEHEST_BASE_URL`); part of the cache scope.
+    pub fn for_base_url(mut self, base_url: &str) -> Self {
+        self.base_url = base_url.to_string();
+        self
+    }
+
+    /// Retries the endpoint per `retry` (the default policy otherwise).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
     }
 
     async fn fetch(&self) -> Result<Minted> {
         tracing::debug!(url = %self.url, "fetching a token from the token endpoint");
-        let bytes = post_json(&self.client, &self.url, &self.session_token, None).await?;
+        let bytes = post_json(
+            &self.client,
+            &self.url,
+            &self.session_token,
+            None,
+            &self.retry,
+        )
+        .await?;
         let bundle: TokenBundle = serde_json::from_slice(&bytes)
             .map_err(|_| Error::Protocol("the token endpoint's answer has no token (expected {token, ttl, sessionId, expiresAt})".into()))?;
         if bundle.token.trim().is_empty() {
@@ -103,7 +130,12 @@ impl Minter for TokenEndpointMinter {
     }
 
     fn scope(&self) -> String {
-        format!("tokenEndpoint|{}", self.url)
+        format!(
+            "tokenEndpoint|{}|{}|{}",
+            self.base_url,
+            self.url,
+            fingerprint(&self.session_token)
+        )
     }
 
     fn mint<'a>(&'a self, _params: &'a MintParams) -> BoxFuture<'a, Result<Minted>> {

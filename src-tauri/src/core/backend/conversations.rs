@@ -123,8 +123,18 @@ impl Backend {
                 sink(event)
             })
             .await;
-        self.requests
-            .record(Exchange::chat(&link.base_url, began.elapsed(), &result));
+        // The headers as sent (the token's placeholder is redacted again when recorded); a
+        // header that cannot be rebuilt only leaves the log's row without headers.
+        let headers = link
+            .chat
+            .request_headers(&send, link.tokens.session_id().as_deref())
+            .unwrap_or_default();
+        self.requests.record(Exchange::chat(
+            &link.base_url,
+            headers,
+            began.elapsed(),
+            &result,
+        ));
         let conversation_id = exchange.conversation().id.clone();
         let user_message_id = exchange.user_message_id().to_string();
         let assistant_message_id = exchange.message_id().to_string();

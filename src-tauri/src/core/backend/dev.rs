@@ -1,10 +1,12 @@
 //! The developer panel's backend: [`Backend::run_check`] runs the configuration checks
-//! ([`crate::core::check`]) on the connection chats use, and [`Backend::recent_requests`]
-//! reads the request log.
+//! ([`crate::core::check`]) on the connection chats use, [`Backend::current_token`] describes
+//! the session's token (the one chats send and Copy token copies), and
+//! [`Backend::recent_requests`] reads the request log.
 //!
 //! Invariants: the check sees exactly what chat sees: the resolved [`crate::core::config::Config`]
 //! of the current connection, its minter (so tokens are obtained as for a chat, and recorded),
-//! and in demo mode the running in-process gateway; nothing is resolved a second way. Origins
+//! and in demo mode the running in-process gateway, and the control plane of
+//! `BEHEST_CONTROL_PLANE_URL` when set; nothing is resolved a second way. Origins
 //! are validated before anything is sent; the report carries no secret (the check module's
 //! invariant).
 
@@ -12,8 +14,10 @@ use std::time::Instant;
 
 use super::link::{demo_credentials, stored_secrets};
 use super::requests::{Exchange, RequestKind, RequestRecord};
-use super::Backend;
+use super::{Backend, TokenInfo};
 use crate::core::check::{self, CheckOptions, CheckReport, CheckResult, Provenance};
+use crate::core::protocol::claims;
+use crate::core::token::TokenSource as _;
 use crate::core::{Error, Result};
 
 /// The most origins one run checks.
@@ -70,6 +74,7 @@ impl Backend {
                 options.origins = origins;
                 options.minter = Some(std::sync::Arc::clone(&link.minter));
                 options.provenance = Some(Provenance::detect(&self.env, &settings, &stored));
+                options.control_plane = check::control_plane(None, &self.env);
                 if link.mode == "demo" {
                     let gateway = self.demo.handle().await.ok_or_else(|| {
                         Error::settings("demo", "the in-process gateway is not running")
@@ -89,6 +94,26 @@ impl Backend {
         }
         self.requests.record(exchange);
         Ok(report)
+    }
+
+    /// What the current chat token says: the one chats send and `copy_token` copies, from the
+    /// session's cache (a new one is obtained only when none is cached or it is due for
+    /// refresh, exactly as for a chat). Header, claims, expiry and session id; never the token.
+    pub async fn current_token(&self) -> Result<TokenInfo> {
+        let link = self.ready_link().await?;
+        let bearer = link.tokens.bearer().await?;
+        let inspected = claims::inspect(bearer.token.expose())
+            .ok_or_else(|| Error::Protocol("the session's token is not a readable jwt".into()))?;
+        Ok(TokenInfo {
+            mode: link.mode.to_string(),
+            expires_at: inspected.exp().or(bearer.expires_at),
+            session_id: bearer
+                .session_id
+                .clone()
+                .or_else(|| inspected.sid().map(str::to_string)),
+            header: inspected.header,
+            claims: inspected.claims,
+        })
     }
 
     /// Up to `limit` of the last exchanges, newest first.

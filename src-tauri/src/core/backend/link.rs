@@ -158,6 +158,11 @@ impl CachedTokens {
         self.last_expiry.lock().ok().and_then(|e| *e)
     }
 
+    /// The session id of the cached token, once known (sent as `X-Session-Id`).
+    pub fn session_id(&self) -> Option<String> {
+        self.session.session_id()
+    }
+
     /// Forgets every cached token (sign out).
     pub async fn clear(&self) -> Result<()> {
         if let Ok(mut e) = self.last_expiry.lock() {

@@ -3,8 +3,11 @@
 //! [`RecordingMinter`], which records every token the connection obtains.
 //!
 //! Invariants: a record holds only the method, the origin and path of the URL (never its query,
-//! fragment or user info), the status, the timing, the trace id and a scrubbed, shortened error
-//! message; never a header, a body, a token or a key. The buffer never grows past its capacity
+//! fragment or user info), the HTTP status (of successes too), the timing, the trace id, the
+//! request headers the app set with every credential redacted ([`redact_headers`]:
+//! `Authorization: Bearer [redacted]`, cookies and key headers `[redacted]`, any other value
+//! scrubbed of JWTs and keys) and a scrubbed, shortened error message; never a body, a token or
+//! a key. The buffer never grows past its capacity
 //! (the oldest record is dropped); its lock is a std mutex held only to push or copy, never
 //! across an await.
 
@@ -12,6 +15,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use http::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use serde::Serialize;
 
 use crate::core::auth::{MintParams, Minted, Minter};
@@ -28,6 +32,57 @@ pub const DEFAULT_CAPACITY: usize = 50;
 const MAX_ERROR: usize = 160;
 /// Longest trace id kept, in characters.
 const MAX_TRACE: usize = 128;
+/// Longest header value kept, in characters.
+const MAX_HEADER_VALUE: usize = 200;
+/// The most headers kept per record.
+const MAX_HEADERS: usize = 24;
+
+/// One request header as the panel shows it: lowercase name, value with credentials redacted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeaderLine {
+    /// The header name, lowercase.
+    pub name: String,
+    /// The value, redacted ([`redact_headers`]).
+    pub value: String,
+}
+
+/// Whether a header carries a credential by its name alone.
+fn secret_header(name: &str) -> bool {
+    matches!(
+        name,
+        "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
+    ) || ["key", "token", "secret", "password", "auth", "signature"]
+        .iter()
+        .any(|word| name.contains(word))
+}
+
+/// `headers` as the request log keeps them: `Authorization` (and `Proxy-Authorization`) keep
+/// only their scheme (`Bearer [redacted]`); cookies, API-key, token and secret headers and any
+/// value marked sensitive become `[redacted]`; every other value is scrubbed of JWTs and keys
+/// and shortened. At most [`MAX_HEADERS`] lines.
+pub fn redact_headers(headers: &HeaderMap) -> Vec<HeaderLine> {
+    headers
+        .iter()
+        .take(MAX_HEADERS)
+        .map(|(name, value)| {
+            let name = name.as_str().to_ascii_lowercase();
+            let text = value.to_str().unwrap_or("[not text]");
+            let value = if name == "authorization" || name == "proxy-authorization" {
+                match text.split_once(' ') {
+                    Some((scheme, _)) if scheme.chars().all(|c| c.is_ascii_alphanumeric()) => {
+                        format!("{scheme} [redacted]")
+                    }
+                    _ => "[redacted]".to_string(),
+                }
+            } else if value.is_sensitive() || secret_header(&name) {
+                "[redacted]".to_string()
+            } else {
+                excerpt(&scrub(text), MAX_HEADER_VALUE)
+            };
+            HeaderLine { name, value }
+        })
+        .collect()
+}
 
 /// What an exchange was for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,7 +116,8 @@ pub struct RequestRecord {
     pub origin: Option<String>,
     /// The URL's path (no query), or what was done for exchanges that are not HTTP.
     pub path: String,
-    /// The HTTP status when known: failures carry theirs; `None` with `ok` means a 2xx answer.
+    /// The HTTP status when there was an answer (successes too); `None` for a signing, a check
+    /// run, a connection that failed, or a token obtained without reporting its status.
     pub status: Option<u16>,
     /// Whether it succeeded.
     pub ok: bool,
@@ -71,6 +127,8 @@ pub struct RequestRecord {
     pub trace_id: Option<String>,
     /// Why it failed (scrubbed and shortened).
     pub error: Option<String>,
+    /// The request headers the app set, credentials redacted.
+    pub request_headers: Vec<HeaderLine>,
 }
 
 /// An exchange to record (the log assigns the id and cleans the fields).
@@ -92,6 +150,8 @@ pub struct Exchange {
     pub trace_id: Option<String>,
     /// Why it failed.
     pub error: Option<String>,
+    /// The request headers (redacted when recorded).
+    pub request_headers: HeaderMap,
 }
 
 impl Exchange {
@@ -106,7 +166,14 @@ impl Exchange {
             duration: Duration::ZERO,
             trace_id: None,
             error: None,
+            request_headers: HeaderMap::new(),
         }
+    }
+
+    /// Sets the request headers it was sent with.
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        self.request_headers = headers;
+        self
     }
 
     /// Marks it failed with `error` (its status and trace id when it carries them).
@@ -124,18 +191,22 @@ impl Exchange {
         self
     }
 
-    /// A chat to `base` that ended with `result`.
+    /// A chat to `base`, sent with `headers`, that ended with `result`.
     pub fn chat(
         base: &str,
+        headers: HeaderMap,
         duration: Duration,
         result: &std::result::Result<ChatOutcome, ChatFailure>,
     ) -> Self {
         let url = format!("{}{}", base.trim_end_matches('/'), paths::CHAT);
-        let exchange = Exchange::ok(RequestKind::Chat, "POST", url).took(duration);
+        let exchange = Exchange::ok(RequestKind::Chat, "POST", url)
+            .took(duration)
+            .headers(headers);
         match result {
             Ok(outcome) => {
                 let mut e = exchange;
                 e.trace_id = outcome.trace_id.clone();
+                e.status = outcome.http_status;
                 if let ChatStatus::Interrupted { .. } = outcome.status {
                     e.ok = false;
                     e.error = Some("the stream broke; the partial answer was kept".into());
@@ -159,6 +230,23 @@ pub struct MintTarget {
     kind: RequestKind,
     method: &'static str,
     url: String,
+    headers: HeaderMap,
+}
+
+/// The headers `auth`'s token requests are sent with (its `post_json`): the bearer (the API key
+/// or the session credential, shown redacted), `Accept`, and the body's type or an empty body.
+fn token_request_headers(with_body: bool) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    let mut auth = HeaderValue::from_static("Bearer [redacted]");
+    auth.set_sensitive(true);
+    h.insert(AUTHORIZATION, auth);
+    h.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    if with_body {
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    } else {
+        h.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+    }
+    h
 }
 
 impl MintTarget {
@@ -169,16 +257,19 @@ impl MintTarget {
                 kind: RequestKind::Token,
                 method: "POST",
                 url: url.clone(),
+                headers: token_request_headers(false),
             },
             AuthMode::ApiKey { .. } => MintTarget {
                 kind: RequestKind::Mint,
                 method: "POST",
                 url: format!("{}{}", base_url.trim_end_matches('/'), paths::MINT),
+                headers: token_request_headers(true),
             },
             AuthMode::LocalSign(_) | AuthMode::Demo => MintTarget {
                 kind: RequestKind::Sign,
                 method: "SIGN",
                 url: "signed locally (RS256)".into(),
+                headers: HeaderMap::new(),
             },
         }
     }
@@ -242,6 +333,7 @@ impl RequestLog {
                 .map(|t| excerpt(&scrub(t.trim()), MAX_TRACE))
                 .filter(|t| !t.is_empty()),
             error: exchange.error.map(|e| excerpt(&scrub(&e), MAX_ERROR)),
+            request_headers: redact_headers(&exchange.request_headers),
         };
         if let Ok(mut ring) = self.ring.lock() {
             ring.last_id += 1;
@@ -305,7 +397,9 @@ impl Minter for RecordingMinter {
             let began = Instant::now();
             let result = self.inner.mint(params).await;
             let t = &self.target;
-            let exchange = Exchange::ok(t.kind, t.method, t.url.clone()).took(began.elapsed());
+            let exchange = Exchange::ok(t.kind, t.method, t.url.clone())
+                .took(began.elapsed())
+                .headers(t.headers.clone());
             self.log.record(match &result {
                 Ok(_) => exchange,
                 Err(error) => exchange.failed(error),
@@ -374,6 +468,87 @@ mod tests {
         // A network failure has no status.
         log.record(chat_at("http://127.0.0.1:1/").failed(&Error::Network("refused".into())));
         assert_eq!(log.recent(1)[0].status, None);
+    }
+
+    #[test]
+    fn headers_are_kept_with_every_credential_redacted() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2lnbmF0dXJl";
+        let mut h = HeaderMap::new();
+        h.insert(
+            AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {jwt}"))
+                .unwrap_or(HeaderValue::from_static("x")),
+        );
+        h.insert(
+            "proxy-authorization",
+            HeaderValue::from_static("Basic dXNlcjpwdw=="),
+        );
+        h.insert("cookie", HeaderValue::from_static("sid=SENTINEL_COOKIE"));
+        h.insert("x-api-key", HeaderValue::from_static("SENTINEL_API_KEY"));
+        h.insert("x-corp-token", HeaderValue::from_static("SENTINEL_CORP"));
+        let mut sensitive = HeaderValue::from_static("SENTINEL_SENSITIVE");
+        sensitive.set_sensitive(true);
+        h.insert("x-custom", sensitive);
+        h.insert(
+            "x-note",
+            HeaderValue::from_str(&format!("see {jwt}")).unwrap_or(HeaderValue::from_static("x")),
+        );
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert("x-session-id", HeaderValue::from_static("sess-123"));
+        let log = RequestLog::default();
+        log.record(chat_at("http://127.0.0.1:1/v1/chat/completions").headers(h));
+        let r = &log.recent(1)[0];
+        let get = |n: &str| {
+            r.request_headers
+                .iter()
+                .find(|l| l.name == n)
+                .map(|l| l.value.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(get("authorization"), "Bearer [redacted]");
+        assert_eq!(get("proxy-authorization"), "Basic [redacted]");
+        assert_eq!(get("cookie"), "[redacted]");
+        assert_eq!(get("x-api-key"), "[redacted]");
+        assert_eq!(get("x-corp-token"), "[redacted]");
+        assert_eq!(get("x-custom"), "[redacted]");
+        assert_eq!(get("content-type"), "application/json");
+        assert_eq!(get("x-session-id"), "sess-123");
+        let json = serde_json::to_string(r).unwrap_or_default();
+        assert!(json.contains("\"requestHeaders\""), "{json}");
+        assert!(
+            !json.contains("SENTINEL")
+                && !json.contains("eyJhbGci")
+                && !json.contains("dXNlcjpwdw"),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn a_successful_chat_keeps_its_http_status() {
+        let mut outcome = ChatOutcome::empty(ChatStatus::Completed);
+        outcome.http_status = Some(200);
+        let log = RequestLog::default();
+        log.record(Exchange::chat(
+            "http://127.0.0.1:1",
+            HeaderMap::new(),
+            Duration::from_millis(5),
+            &Ok(outcome),
+        ));
+        let r = &log.recent(1)[0];
+        assert!(r.ok);
+        assert_eq!(r.status, Some(200));
+    }
+
+    #[test]
+    fn token_requests_show_their_headers_with_the_credential_redacted() {
+        let lines = redact_headers(&token_request_headers(true));
+        let names: Vec<&str> = lines.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["authorization", "accept", "content-type"]);
+        assert_eq!(lines[0].value, "Bearer [redacted]");
+        let lines = redact_headers(&token_request_headers(false));
+        assert!(lines
+            .iter()
+            .any(|l| l.name == "content-length" && l.value == "0"));
     }
 
     #[test]

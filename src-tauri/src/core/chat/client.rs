@@ -168,6 +168,7 @@ impl ChatClient {
             Opened::Cancelled => return Ok(ChatOutcome::empty(ChatStatus::Cancelled)),
         };
         let trace_id = errors::trace_id(answer.headers());
+        let http_status = answer.status().as_u16();
         if sink(ChatEvent::Started {
             trace_id: trace_id.clone(),
         })
@@ -182,11 +183,27 @@ impl ChatClient {
             idle_timeout: self.config.idle_timeout,
             max_body_bytes: self.config.max_body_bytes,
         };
-        if send.stream {
+        let outcome = if send.stream {
             stream::drive(answer.bytes_stream(), ctx, cancel, &mut sink).await
         } else {
             stream::whole(answer.bytes_stream(), ctx, cancel, &mut sink).await
-        }
+        };
+        outcome.map(|mut o| {
+            o.http_status = Some(http_status);
+            o
+        })
+    }
+
+    /// The headers `send` goes out with when the token's session is `session_id`, for the
+    /// request log: built by the same code as the real ones, with a placeholder in place of
+    /// the token (the caller still redacts every credential before showing them).
+    pub fn request_headers(&self, send: &ChatSend, session_id: Option<&str>) -> Result<HeaderMap> {
+        let placeholder = Bearer {
+            token: crate::core::redact::Secret::new("[redacted]"),
+            session_id: session_id.map(str::to_string),
+            expires_at: None,
+        };
+        self.headers(send, &placeholder)
     }
 
     fn body(&self, send: &ChatSend) -> Result<Bytes> {

@@ -14,8 +14,10 @@
 
 mod client;
 mod registry;
-pub mod retry;
 mod stream;
+
+/// The retry policy (shared with `auth`; kept under this path for callers of the chat client).
+pub use crate::core::retry;
 
 use std::time::Duration;
 
@@ -130,6 +132,8 @@ pub struct ChatOutcome {
     pub trace_id: Option<String>,
     /// Completed, interrupted or cancelled.
     pub status: ChatStatus,
+    /// The HTTP status of the answer (a 2xx), when one arrived.
+    pub http_status: Option<u16>,
 }
 
 impl ChatOutcome {
@@ -143,6 +147,7 @@ impl ChatOutcome {
             tokens_per_second: None,
             trace_id: None,
             status,
+            http_status: None,
         }
     }
 }

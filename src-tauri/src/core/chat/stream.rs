@@ -196,6 +196,7 @@ where
             tokens_per_second,
             trace_id: self.ctx.trace_id,
             status,
+            http_status: None,
         }
     }
 

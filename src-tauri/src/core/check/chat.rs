@@ -45,11 +45,25 @@ fn hint(error: &Error, mode: &AuthMode) -> String {
     }
 }
 
-/// Sends the test completion.
+/// What the token says it is for (`tid`, `pid`), for a 403's detail: the gateway does not say
+/// whether the tenant or the project is wrong, so the detail shows both ids to compare with the
+/// dashboard.
+fn token_ids(claims: Option<&Value>) -> Option<String> {
+    let claims = claims?;
+    let id = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or("(none)");
+    Some(format!(
+        "the token is for tenant {} and project {}",
+        id("tid"),
+        id("pid")
+    ))
+}
+
+/// Sends the test completion; `claims` are the token's decoded claims, when readable.
 pub async fn completion(
     http: &reqwest::Client,
     base: &str,
     token: &Secret,
+    claims: Option<&Value>,
     session_id: Option<&str>,
     mode: &AuthMode,
     timeout: Duration,
@@ -71,6 +85,9 @@ pub async fn completion(
         }
         if let Some(details) = e.http().and_then(|f| f.details.as_ref()) {
             detail.push_str(&format!("; details {details}"));
+        }
+        if let (Error::Forbidden(_), Some(ids)) = (&e, token_ids(claims)) {
+            detail.push_str(&format!("; {ids}"));
         }
         return CheckResult::fail(COMPLETION, detail, hint(&e, mode));
     }

@@ -26,6 +26,8 @@ pub const IDS: &str = "config.ids";
 pub const BASE_URL: &str = "config.baseUrl";
 /// `config.values` (ttl, tier, user id and other values).
 pub const VALUES: &str = "config.values";
+/// `config.settings` (the settings file cannot be read).
+pub const SETTINGS: &str = "config.settings";
 
 /// Where the configuration came from, for `config.mode` (computed by the caller, which knows
 /// the sources; the resolved [`Config`] does not keep them).
@@ -247,6 +249,30 @@ fn base_url_check(base: &str, options: &CheckOptions) -> CheckResult {
     }
 }
 
+/// `config.settings` failing: the configuration sources cannot be read (`error` from loading
+/// the settings file at `file`, or from finding the config dir).
+pub fn unreadable(error: &Error, file: Option<&std::path::Path>) -> CheckResult {
+    let file = file.map_or_else(
+        || "the settings file".to_string(),
+        |f| f.display().to_string(),
+    );
+    let detail = match error {
+        // Settings::load names the file itself.
+        Error::InvalidSettings { name, reason } if *name == file => format!("{name} {reason}"),
+        Error::InvalidSettings { name, reason } => format!("{name}: {reason}"),
+        other => format!("{file} cannot be read: {other}"),
+    };
+    let hint = match error {
+        Error::InvalidSettings { name, .. } if name == "XDG_CONFIG_HOME" => {
+            "set HOME or XDG_CONFIG_HOME so the settings file can be found".to_string()
+        }
+        _ => format!(
+            "fix or delete {file}: it must be a readable JSON settings object (e.g. {{\"baseUrl\": \"https://<slug>.behest.app\"}}), or save the settings again in the app"
+        ),
+    };
+    CheckResult::fail(SETTINGS, detail, hint)
+}
+
 /// The configuration check a resolution error belongs to, and its hint (naming the setting).
 pub fn unresolved(error: &Error) -> CheckResult {
     let (name, reason) = match error {
@@ -289,6 +315,96 @@ pub fn unresolved(error: &Error) -> CheckResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::redact::Secret;
+
+    fn settings(base: Option<&str>, token_url: Option<&str>) -> Settings {
+        Settings {
+            base_url: base.map(str::to_string),
+            token_url: token_url.map(str::to_string),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn provenance_names_the_source_that_decided_the_mode_and_the_base_url() {
+        let stored_key = StoredSecrets {
+            key: Some(Secret::new(
+                "behest_sk_live_0123456789abcdef0123456789abcdef",
+            )),
+            session_token: None,
+        };
+        let file = settings(
+            Some("https://file.example"),
+            Some("https://file.example/token"),
+        );
+        // The environment wins over the settings file and the keyring.
+        let env = Env::from_pairs([
+            (env::BEHEST_KEY, "behest_sk_live_x"),
+            (env::BEHEST_BASE_URL, "https://env.example"),
+        ]);
+        let p = Provenance::detect(&env, &file, &stored_key);
+        assert_eq!(p.mode, "BEHEST_KEY (environment)");
+        assert_eq!(p.base_url, "BEHEST_BASE_URL (environment)");
+        let env = Env::from_pairs([(env::BEHEST_API_KEY, "behest_sk_live_x")]);
+        let p = Provenance::detect(&env, &file, &stored_key);
+        assert!(
+            p.mode
+                .starts_with("BEHEST_API_KEY (environment, deprecated"),
+            "{p:?}"
+        );
+        assert_eq!(p.base_url, "settings.baseUrl (settings file)");
+        let env = Env::from_pairs([(env::BEHEST_TOKEN_URL, "https://env.example/token")]);
+        assert_eq!(
+            Provenance::detect(&env, &file, &stored_key).mode,
+            "BEHEST_TOKEN_URL (environment)"
+        );
+        // The settings file's token endpoint, before a stored key.
+        let p = Provenance::detect(&Env::default(), &file, &stored_key);
+        assert_eq!(p.mode, "settings.tokenUrl (settings file)");
+        // A blank setting does not count; the keyring's key then decides.
+        let blank = settings(Some("  "), Some(" "));
+        let p = Provenance::detect(&Env::default(), &blank, &stored_key);
+        assert_eq!(p.mode, "the key stored in the OS keyring");
+        assert_eq!(p.base_url, "the default");
+        // Nothing anywhere.
+        let p = Provenance::detect(&Env::default(), &blank, &StoredSecrets::default());
+        assert_eq!(p.mode, "nothing configured");
+    }
+
+    #[test]
+    fn config_mode_and_base_url_show_the_provenance() -> crate::core::Result<()> {
+        let env = Env::from_pairs([
+            (
+                env::BEHEST_KEY,
+                "behest_sk_live_0123456789abcdef0123456789abcdef",
+            ),
+            (env::BEHEST_BASE_URL, "https://env.example"),
+        ]);
+        let config = Config::resolve(&env, &Settings::default(), &StoredSecrets::default())?;
+        let mut options = CheckOptions::new(reqwest::Client::new());
+        options.provenance = Some(Provenance::detect(
+            &env,
+            &Settings::default(),
+            &StoredSecrets::default(),
+        ));
+        let mut seen = Vec::new();
+        check(&config, &options, &mut |r| {
+            seen.push(r);
+            true
+        });
+        let detail = |name: &str| {
+            seen.iter()
+                .find(|r| r.name == name)
+                .map(|r| r.detail.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(detail(MODE), "apiKey, from BEHEST_KEY (environment)");
+        assert_eq!(
+            detail(BASE_URL),
+            "https://env.example, from BEHEST_BASE_URL (environment)"
+        );
+        Ok(())
+    }
 
     #[test]
     fn resolution_errors_land_on_their_check_and_name_the_setting() {

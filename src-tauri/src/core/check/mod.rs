@@ -9,15 +9,17 @@
 //! `token.mint`, `token.header`, `token.claims`, `token.lifetime`, `token.clock`,
 //! `verify.jwks`, `verify.kid`, `verify.signature`, `verify.publicKey` (sign modes),
 //! `verify.controlPlane` (when configured), `chat.completion`, `limits.tier`, `limits.usage`,
-//! `cors:<origin>`; `config.values` only for an unresolvable ttl, tier or user id.
+//! `cors:<origin>`; `config.values` only for an unresolvable ttl, tier or user id;
+//! `config.settings` only when the settings file cannot be read.
 //!
 //! Invariants: a check whose input depends on an earlier failure is reported as a skipped
 //! failure naming that check, never run blindly; no token, key, PEM or session credential
 //! reaches a detail or hint (only the token's decoded header and claims are shown); nothing is
 //! retried (a 429 is a finding). Traffic per run: one GET of the JWKS (reachability, `Date`),
 //! the mint or token-endpoint call of the mode, one non-streaming chat with `max_tokens: 1`,
-//! two usage GETs, and per origin one `OPTIONS` preflight plus one GET; the control-plane JWKS
-//! once when configured.
+//! two usage GETs, and per origin one `OPTIONS` preflight plus one unauthenticated `POST` of the
+//! chat route (its actual answer shows the exposed headers); the control-plane JWKS once when
+//! configured (`--control-plane` or `BEHEST_CONTROL_PLANE_URL`).
 
 mod chat;
 mod configuration;
@@ -60,7 +62,8 @@ pub struct CheckOptions {
     /// Obtains the token instead of the minter the configuration selects (the app passes its
     /// session's; tests pass one with a moved clock).
     pub minter: Option<Arc<dyn Minter>>,
-    /// The control plane's origin (e.g. `https://api.behest.app`), whose JWKS is checked too.
+    /// The control plane's origin (e.g. `https://api.behest.app`), whose JWKS is checked too
+    /// ([`control_plane`] picks it).
     pub control_plane: Option<String>,
     /// Where the configuration came from, shown by `config.mode` and `config.baseUrl`.
     pub provenance: Option<Provenance>,
@@ -117,8 +120,40 @@ pub fn unresolved(
     origins: &[String],
     progress: impl FnMut(&CheckResult),
 ) -> CheckReport {
+    failed_report(configuration::unresolved(error), origins, progress)
+}
+
+/// The report for configuration sources that cannot even be read (the settings file at
+/// `settings_file` unreadable or malformed, no config dir): `config.settings` fails naming the
+/// file, and every later check is skipped.
+pub fn unreadable(
+    error: &Error,
+    settings_file: Option<&std::path::Path>,
+    origins: &[String],
+    progress: impl FnMut(&CheckResult),
+) -> CheckReport {
+    failed_report(
+        configuration::unreadable(error, settings_file),
+        origins,
+        progress,
+    )
+}
+
+/// The control plane to verify against: `flag` (the CLI's `--control-plane`) when given, else
+/// [`BEHEST_CONTROL_PLANE_URL`](crate::core::config::env::BEHEST_CONTROL_PLANE_URL) in `env`.
+pub fn control_plane(flag: Option<&str>, env: &crate::core::config::Env) -> Option<String> {
+    flag.map(str::trim)
+        .filter(|f| !f.is_empty())
+        .or_else(|| env.get(crate::core::config::env::BEHEST_CONTROL_PLANE_URL))
+        .map(str::to_string)
+}
+
+fn failed_report(
+    failed: CheckResult,
+    origins: &[String],
+    progress: impl FnMut(&CheckResult),
+) -> CheckReport {
     let mut rec = Recorder::new(progress);
-    let failed = configuration::unresolved(error);
     let name = failed.name.clone();
     rec.push(failed);
     rec.skip_all(&LATER, &name);
@@ -263,7 +298,7 @@ pub async fn run(
             (Some(m), Some(kid)) => {
                 let result = match probe::exchange(options.http.get(&url), None, options.timeout).await {
                     Ok(a) => verify::control_plane_check(&url, a.status, &a.body, &m.token, kid, mode),
-                    Err(e) => CheckResult::fail(verify::CONTROL_PLANE, format!("{url}: {e}"), "nothing answers at --control-plane: check the URL (https://api.behest.app) and your network"),
+                    Err(e) => CheckResult::fail(verify::CONTROL_PLANE, format!("{url}: {e}"), "nothing answers at the control plane: check BEHEST_CONTROL_PLANE_URL (or --control-plane), e.g. https://api.behest.app, and your network"),
                 };
                 push(result);
             }
@@ -278,6 +313,7 @@ pub async fn run(
                 &options.http,
                 &base,
                 &m.token,
+                decoded.as_ref().map(|d| &d.claims),
                 m.session_id.as_deref(),
                 mode,
                 options.timeout,
@@ -337,8 +373,68 @@ mod tests {
         let options = CheckOptions::new(crate::core::http::build_client(Default::default())?);
         let future = run(&config, &options, |_| {});
         assert_send(&future);
-        assert!(!format!("{options:?}").contains("PRIVATE"));
         Ok(())
+    }
+
+    #[test]
+    fn options_debug_never_shows_the_demo_signing_key() -> crate::core::Result<()> {
+        let mut options = CheckOptions::new(crate::core::http::build_client(Default::default())?);
+        options.demo = Some(DemoCredentials {
+            base_url: "http://127.0.0.1:9".into(),
+            signing: crate::core::config::SigningConfig {
+                pem: crate::core::redact::Secret::new(
+                    "-----BEGIN PRIVATE KEY-----\nSENTINEL_PEM_BODY\n-----END PRIVATE KEY-----",
+                ),
+                kid: "kid-1".into(),
+                tenant_id: "ten_1".into(),
+                project_id: "prj_1".into(),
+            },
+        });
+        options.control_plane = Some("https://api.behest.app".into());
+        let text = format!("{options:?}");
+        assert!(text.contains("https://api.behest.app"), "{text}");
+        assert!(
+            !text.contains("SENTINEL_PEM_BODY") && !text.contains("PRIVATE KEY"),
+            "{text}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn the_flag_wins_over_behest_control_plane_url() {
+        let env = Env::from_pairs([(
+            crate::core::config::env::BEHEST_CONTROL_PLANE_URL,
+            " https://env.example ",
+        )]);
+        assert_eq!(
+            control_plane(None, &env).as_deref(),
+            Some("https://env.example")
+        );
+        assert_eq!(
+            control_plane(Some("https://flag.example"), &env).as_deref(),
+            Some("https://flag.example")
+        );
+        assert_eq!(control_plane(Some(" "), &Env::default()), None);
+    }
+
+    #[test]
+    fn an_unreadable_settings_file_is_a_failing_config_settings_check() {
+        let path = std::path::Path::new("/home/u/.config/ai.behest.desktop/settings.json");
+        let error = Error::settings(
+            path.display().to_string(),
+            "is not valid JSON (expected value at line 1); expected a settings object",
+        );
+        let report = unreadable(&error, Some(path), &[], |_| {});
+        assert!(!report.ok);
+        let first = &report.checks[0];
+        assert_eq!(first.name, "config.settings");
+        let hint = first.hint.clone().unwrap_or_default();
+        assert!(hint.contains("settings.json"), "{hint}");
+        let io = Error::Io(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        let report = unreadable(&io, Some(path), &[], |_| {});
+        assert_eq!(report.checks[0].name, "config.settings");
+        assert!(report.checks[0].detail.contains("settings.json"));
+        assert!(report.checks[1..].iter().all(|c| !c.ok));
     }
 
     #[test]

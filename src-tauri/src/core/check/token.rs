@@ -258,7 +258,7 @@ fn lifetime_check(claims: &Value, mode: &AuthMode, now: i64) -> CheckResult {
         _ => "set BEHEST_TTL (or settings.ttl) to 60 to 86400 seconds".to_string(),
     };
     let clock_hint = if is_sign(mode) {
-        "tokens signed here take iat from this machine's clock: synchronise it (see token.clock), and keep BEHEST_TTL at 60 s or more"
+        "tokens signed here take iat, nbf and exp from this machine's clock: synchronise it (e.g. `timedatectl set-ntp true`; see token.clock)"
     } else {
         "the issuer's clock is off: check the token issuer (BEHEST_BASE_URL or BEHEST_TOKEN_URL) and this machine's clock"
     };

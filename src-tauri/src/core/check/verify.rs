@@ -208,7 +208,7 @@ pub fn control_plane_check(
     kid: &str,
     mode: &AuthMode,
 ) -> CheckResult {
-    let hint = "check --control-plane: it must be the control plane's origin (https://api.behest.app) serving /.well-known/jwks.json";
+    let hint = "check BEHEST_CONTROL_PLANE_URL (or --control-plane): it must be the control plane's origin (https://api.behest.app) serving /.well-known/jwks.json";
     if status != 200 {
         return CheckResult::fail(CONTROL_PLANE, format!("{url} answered HTTP {status}"), hint);
     }
@@ -218,7 +218,7 @@ pub fn control_plane_check(
     match (keys.find(kid), mode) {
         (Some((n, e)), _) => match verify_signature(token, n, e) {
             Ok(()) => CheckResult::pass(CONTROL_PLANE, format!("{url}: kid {kid} found, signature verifies")),
-            Err(why) => CheckResult::fail(CONTROL_PLANE, format!("{url}: kid {kid} found, but {why}"), "the control plane publishes a different key under this kid: check BEHEST_BASE_URL and --control-plane name the same environment"),
+            Err(why) => CheckResult::fail(CONTROL_PLANE, format!("{url}: kid {kid} found, but {why}"), "the control plane publishes a different key under this kid: check BEHEST_BASE_URL and BEHEST_CONTROL_PLANE_URL (or --control-plane) name the same environment"),
         },
         (None, AuthMode::LocalSign(_) | AuthMode::Demo) => {
             CheckResult::pass(CONTROL_PLANE, format!("{url}: {} key(s); the tenant kid {kid} is served by the project host, not here", keys.0.len()))

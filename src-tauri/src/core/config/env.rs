@@ -3,9 +3,11 @@
 //!
 //! Invariant: values are kept verbatim here; secrets (`BEHEST_KEY`, `BEHEST_API_KEY`,
 //! `BEHEST_SESSION_TOKEN`) are wrapped in [`Secret`] as soon as they leave this map, and this
-//! type's `Debug` prints only the variable names.
+//! type's `Debug` prints only the variable names. The `BEHEST_API_KEY` deprecation warning is
+//! logged once per process (as the SDK warns once), however often the key is read.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::core::redact::Secret;
 
@@ -35,9 +37,11 @@ pub const BEHEST_AUDIENCE: &str = "BEHEST_AUDIENCE";
 pub const BEHEST_TOKEN_URL: &str = "BEHEST_TOKEN_URL";
 /// The user's session credential for [`BEHEST_TOKEN_URL`].
 pub const BEHEST_SESSION_TOKEN: &str = "BEHEST_SESSION_TOKEN";
+/// The control plane's origin (e.g. `https://api.behest.app`), whose JWKS `check` verifies too.
+pub const BEHEST_CONTROL_PLANE_URL: &str = "BEHEST_CONTROL_PLANE_URL";
 
 /// Every variable read, for documentation and for copying the relevant part of a process env.
-pub const ALL: [&str; 13] = [
+pub const ALL: [&str; 14] = [
     BEHEST_KEY,
     BEHEST_API_KEY,
     BEHEST_BASE_URL,
@@ -51,6 +55,7 @@ pub const ALL: [&str; 13] = [
     BEHEST_AUDIENCE,
     BEHEST_TOKEN_URL,
     BEHEST_SESSION_TOKEN,
+    BEHEST_CONTROL_PLANE_URL,
 ];
 
 /// A snapshot of environment variables. Build it from the process with [`Env::from_process`]
@@ -100,15 +105,31 @@ impl Env {
     }
 
     /// The key: `BEHEST_KEY`, else the deprecated `BEHEST_API_KEY` (a warning names it, never
-    /// its value). Returns the variable it came from.
+    /// its value, once per process). Returns the variable it came from.
     pub fn key(&self) -> Option<(&'static str, Secret)> {
         if let Some(k) = self.secret(BEHEST_KEY) {
             return Some((BEHEST_KEY, k));
         }
         let k = self.secret(BEHEST_API_KEY)?;
-        tracing::warn!("BEHEST_API_KEY is deprecated, use BEHEST_KEY");
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        warn_once(&WARNED);
         Some((BEHEST_API_KEY, k))
     }
+
+    /// Whether a key is set (`BEHEST_KEY` or `BEHEST_API_KEY`), without the deprecation warning.
+    pub fn has_key(&self) -> bool {
+        self.get(BEHEST_KEY).is_some() || self.get(BEHEST_API_KEY).is_some()
+    }
+}
+
+/// Logs the `BEHEST_API_KEY` deprecation unless `warned` says it was already; returns whether
+/// it logged.
+fn warn_once(warned: &AtomicBool) -> bool {
+    if warned.swap(true, Ordering::Relaxed) {
+        return false;
+    }
+    tracing::warn!("BEHEST_API_KEY is deprecated, use BEHEST_KEY");
+    true
 }
 
 #[cfg(test)]
@@ -126,6 +147,55 @@ mod tests {
             Some((BEHEST_KEY, "new".into()))
         );
         assert!(Env::default().key().is_none());
+    }
+
+    /// Log lines written while `f` runs on this thread.
+    fn logs_of(f: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Capture {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                if let Ok(mut b) = self.0.lock() {
+                    b.extend_from_slice(buf);
+                }
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = capture.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[test]
+    fn the_deprecation_warning_is_logged_once() {
+        let warned = AtomicBool::new(false);
+        let mut logged = Vec::new();
+        let text = logs_of(|| logged = (0..3).map(|_| warn_once(&warned)).collect());
+        assert_eq!(logged, [true, false, false]);
+        assert_eq!(text.matches("BEHEST_API_KEY is deprecated").count(), 1);
+        // Through `Env::key`: at most once in the whole process (another test may have been
+        // first), however many reads.
+        let env = Env::from_pairs([(BEHEST_API_KEY, "SENTINEL_KEY_old")]);
+        let text = logs_of(|| {
+            for _ in 0..3 {
+                assert!(env.key().is_some());
+            }
+        });
+        assert!(
+            text.matches("BEHEST_API_KEY is deprecated").count() <= 1,
+            "{text}"
+        );
+        assert!(!text.contains("SENTINEL_KEY_old"));
+        assert!(env.has_key() && !Env::from_pairs([(BEHEST_KEY, " ")]).has_key());
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub fn env_decides_mode(env: &Env, settings: &Settings) -> bool {
             .token_url
             .as_deref()
             .is_some_and(|u| !u.trim().is_empty());
-    env.key().is_some() || (token_url && env.get(env::BEHEST_SESSION_TOKEN).is_some())
+    env.has_key() || (token_url && env.get(env::BEHEST_SESSION_TOKEN).is_some())
 }
 
 /// The key and the session credential in `store` (both read, whatever the environment says).

@@ -4,6 +4,9 @@
 //! Invariants: expiry comes from the JWT's `exp`; the source's ttl is used only when `exp` is
 //! unreadable or already past by the local clock (a skewed clock must not cause a refresh
 //! storm); a refresh is due `margin` before expiry, but never earlier than half the lifetime.
+//! A token restored from the secret store follows the same rule: its stored form keeps when it
+//! was minted, and the refresh point is computed again from that, the expiry and the current
+//! margin.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +24,8 @@ pub(crate) struct Cached {
     pub refresh_at: i64,
     /// Local epoch seconds at which the token expires.
     pub expires_local: i64,
+    /// Local epoch seconds at which the token was minted.
+    pub minted_local: i64,
 }
 
 impl Cached {
@@ -44,6 +49,7 @@ impl Cached {
             },
             refresh_at: refresh_at(now, expires_local, margin),
             expires_local,
+            minted_local: now,
         }
     }
 
@@ -58,6 +64,7 @@ impl Cached {
             token: self.bearer.token.expose().to_string(),
             session_id: self.bearer.session_id.clone(),
             expires_at: self.expires_local,
+            minted_at: Some(self.minted_local),
         };
         serde_json::to_string(&stored)
             .map(Secret::new)
@@ -65,18 +72,29 @@ impl Cached {
     }
 
     /// Reads the stored form back; `None` when it is corrupt (not our JSON, or a token that is
-    /// not a JWT). The refresh is due `margin` before the stored expiry.
+    /// not a JWT). The refresh is due by the same rule as for a fresh token ([`refresh_at`]),
+    /// from when it was minted: the stored time, else (a value stored before that was kept) the
+    /// JWT's `iat` when it is before the expiry, else the expiry itself (`margin` before it).
     pub fn from_stored(value: &Secret, margin: i64) -> Option<Cached> {
         let stored: Stored = serde_json::from_str(value.expose()).ok()?;
-        let exp = inspect(&stored.token)?.exp();
+        let parts = inspect(&stored.token)?;
+        let exp = parts.exp();
+        let iat = parts.claims.get("iat").and_then(serde_json::Value::as_i64);
+        let expires_local = stored.expires_at;
+        let minted_local = stored
+            .minted_at
+            .or(iat)
+            .filter(|&t| t <= expires_local)
+            .unwrap_or(expires_local);
         Some(Cached {
             bearer: Bearer {
                 token: Secret::new(stored.token),
                 session_id: stored.session_id,
-                expires_at: exp.or(Some(stored.expires_at)),
+                expires_at: exp.or(Some(expires_local)),
             },
-            refresh_at: stored.expires_at.saturating_sub(margin),
-            expires_local: stored.expires_at,
+            refresh_at: refresh_at(minted_local, expires_local, margin),
+            expires_local,
+            minted_local,
         })
     }
 }
@@ -94,6 +112,9 @@ struct Stored {
     token: String,
     session_id: Option<String>,
     expires_at: i64,
+    /// Absent in values stored by earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    minted_at: Option<i64>,
 }
 
 #[cfg(test)]
@@ -166,6 +187,39 @@ mod tests {
             60,
         );
         assert_eq!(c.refresh_at, 1_015);
+    }
+
+    #[test]
+    fn a_restored_token_is_refreshed_by_the_same_rule_as_a_fresh_one() -> Result<()> {
+        // Lifetimes where "margin before expiry" and "not before half the lifetime" differ,
+        // and one where they agree; margins 60 s and a configured 10 s.
+        for (lifetime, margin) in [(30, 60), (100, 60), (3600, 60), (100, 10), (0, 60)] {
+            let fresh = Cached::from_minted(
+                minted(jwt(serde_json::json!({"exp": 1_000 + lifetime})), 3600),
+                1_000,
+                margin,
+            );
+            let restored = Cached::from_stored(&fresh.to_stored()?, margin);
+            assert_eq!(
+                restored.as_ref().map(|c| c.refresh_at),
+                Some(fresh.refresh_at),
+                "lifetime {lifetime}, margin {margin}"
+            );
+        }
+        // A value stored before the mint time was kept: the JWT's iat stands in for it.
+        let legacy = Secret::new(
+            serde_json::json!({
+                "token": jwt(serde_json::json!({"iat": 1_000, "exp": 1_100})),
+                "sessionId": "s",
+                "expiresAt": 1_100,
+            })
+            .to_string(),
+        );
+        assert_eq!(
+            Cached::from_stored(&legacy, 60).map(|c| c.refresh_at),
+            Some(1_050)
+        );
+        Ok(())
     }
 
     #[test]

@@ -236,6 +236,35 @@ async fn a_restart_reuses_the_stored_token_and_session() -> Result<()> {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_restored_token_is_refreshed_when_a_fresh_one_would_be() -> Result<()> {
+    // A 100 s token with the 60 s margin: a fresh one is served until half its lifetime
+    // (T0 + 50), not only until expiry − margin (T0 + 40). After a restart it must be the same.
+    let mut m = FakeMinter::new(Arc::new(ManualClock::new(T0)));
+    m.ttl = 100;
+    let (session, minter, store, clock) = setup(m);
+    let a = session.bearer().await?;
+    clock.advance(45);
+    assert_eq!(session.bearer().await?, a, "fresh: still served at T0 + 45");
+    let restored = Session::new(
+        minter.clone(),
+        store.clone(),
+        clock.clone(),
+        SessionOptions::default(),
+    );
+    assert_eq!(
+        restored.bearer().await?,
+        a,
+        "restored: also served at T0 + 45"
+    );
+    assert_eq!(minter.calls.load(Ordering::SeqCst), 1);
+    clock.advance(5);
+    let b = restored.bearer().await?;
+    assert_ne!(b.token, a.token, "both refresh at T0 + 50");
+    assert_eq!(minter.calls.load(Ordering::SeqCst), 2);
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_corrupt_stored_token_is_deleted_and_replaced() -> Result<()> {
     let clock = Arc::new(ManualClock::new(T0));
     let (session, minter, store, _) = setup(FakeMinter::new(clock));

@@ -1,14 +1,17 @@
 //! The developer panel's commands: `run_check` (streams each finished check over a Channel,
-//! resolves with the report) and `recent_requests` (the request log).
+//! resolves with the report), `current_token` (the session token's header and claims) and
+//! `recent_requests` (the request log).
 //!
-//! Invariant: neither answer nor any Channel message holds a token, key, PEM or header; the
-//! check results are scrubbed by the check module and the request records hold only method,
-//! origin, path, status, timing, trace id and a scrubbed error.
+//! Invariant: no answer nor any Channel message holds a token, key, PEM or secret header value;
+//! the check results are scrubbed by the check module, `current_token` returns only the decoded
+//! header and claims, and the request records hold method, origin, path, status, timing, trace
+//! id, the request headers with every credential redacted, and a scrubbed error.
 
 use tauri::ipc::Channel;
 use tauri::State;
 
 use crate::core::backend::requests::{RequestRecord, DEFAULT_CAPACITY};
+use crate::core::backend::TokenInfo;
 use crate::core::check::{CheckReport, CheckResult};
 use crate::ipc::args::{Arg, ChannelArg};
 use crate::ipc::error::CommandError;
@@ -29,6 +32,13 @@ pub async fn run_check(
         let _ = on_event.send(result.clone());
     };
     Ok(state.backend.run_check(&origins, progress).await?)
+}
+
+/// What the current chat token says (header, claims, expiry, session id): the token chats send
+/// and `copy_token` copies, from the session's cache; never the token itself.
+#[tauri::command]
+pub async fn current_token(state: State<'_, AppState>) -> Result<TokenInfo, CommandError> {
+    Ok(state.backend.current_token().await?)
 }
 
 /// The last exchanges the app made, newest first (at most `limit`, default and cap 50).

@@ -25,4 +25,5 @@
     "restart_app",
     "run_check",
     "recent_requests",
+    "current_token",
 ]

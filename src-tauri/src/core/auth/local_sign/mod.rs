@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::Digest as _;
 
-use super::{Clock, MintDefaults, MintParams, Minted, Minter};
+use super::{defaults_scope, Clock, MintDefaults, MintParams, Minted, Minter};
 use crate::core::config::SigningConfig;
 use crate::core::keys::RsaKey;
 use crate::core::protocol::claims::{Claims, TokenHeader, DEFAULT_ROLE};
@@ -159,12 +159,15 @@ impl Minter for LocalSigner {
 
     fn scope(&self) -> String {
         format!(
-            "{}|{}|{}|{}|{}",
+            "{}|{}|{}|{}|{}|{}|{}|{}",
             self.mode,
             self.base_url,
+            self.issuer,
+            self.audience,
             self.header.kid.as_deref().unwrap_or(""),
             self.tenant_id,
-            self.project_id
+            self.project_id,
+            defaults_scope(&self.defaults)
         )
     }
 

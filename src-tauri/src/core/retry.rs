@@ -1,10 +1,13 @@
-//! The retry policy of a chat send, as a pure function of what went wrong and what was tried.
+//! The retry policy of a request to Behest (a chat send, a mint, a token-endpoint call), as a
+//! pure function of what went wrong and what was tried. Shared by `chat` and `auth`, so that
+//! neither reaches into the other.
 //!
 //! Rules (reliability bar D1–D5, protocol §9):
 //! - Retries happen only before the first byte of a body reached the user: the caller asks only
 //!   about connect errors and error statuses, never about a broken 200 stream.
 //! - 401: the caller invalidates the token and retries once with a fresh one; a second 401 is
-//!   final.
+//!   final. A caller with no token to refresh (a mint) starts with [`Attempts::refreshed`] set,
+//!   so a 401 is final at once.
 //! - Connect errors and resets before the headers, 408, 409, 429 and 5xx: at most
 //!   [`RetryPolicy::max_retries`] retries. `Retry-After` (already parsed by
 //!   [`crate::core::protocol::errors::retry_after`]) is honoured up to [`RetryPolicy::max_retry_after`];
