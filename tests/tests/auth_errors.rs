@@ -8,41 +8,20 @@ mod auth_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_support::{count, env_for, gateway, minter, Mode};
-use behest_desktop::core::auth::{minter_for, minter_with_retry, MintParams, SystemClock};
-use behest_desktop::core::config::{Config, Env, Settings, StoredSecrets};
+use auth_support::{config_for, count, gateway, mint_error_from, minter, Mode};
+use behest_desktop::core::auth::{minter_with_retry, MintParams, SystemClock};
 use behest_desktop::core::gateway::{Fault, Route};
 use behest_desktop::core::retry::{is_retryable_status, RetryPolicy};
 use behest_desktop::core::Error;
 
-fn config(pairs: &[(&str, &str)]) -> Config {
-    Config::resolve(
-        &Env::from_pairs(pairs.iter().copied()),
-        &Settings::default(),
-        &StoredSecrets::default(),
-    )
-    .unwrap()
-}
+/// A well-formed API key the gateway never issued.
+const UNKNOWN_KEY: &str = "behest_sk_live_00000000000000000000000000000000";
 
 #[tokio::test]
 async fn mint_with_an_unknown_key_is_unauthorized() {
     let gw = gateway().await;
     let base = gw.base_url();
-    let c = config(&[
-        (
-            "BEHEST_KEY",
-            "behest_sk_live_00000000000000000000000000000000",
-        ),
-        ("BEHEST_BASE_URL", &base),
-    ]);
-    let m = minter_for(
-        &c,
-        None,
-        behest_desktop::core::http::shared_client().unwrap(),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    let err = m.mint(&MintParams::default()).await.unwrap_err();
+    let err = mint_error_from(&[("BEHEST_KEY", UNKNOWN_KEY), ("BEHEST_BASE_URL", &base)]).await;
     assert!(matches!(err, Error::Unauthorized(_)), "{err:?}");
     let f = err.http().unwrap();
     assert_eq!(f.status, 401);
@@ -69,18 +48,11 @@ async fn mint_with_a_bad_ttl_is_a_bad_request() {
 async fn token_endpoint_with_an_unknown_session_is_unauthorized() {
     let gw = gateway().await;
     let c = gw.credentials();
-    let cfg = config(&[
+    let err = mint_error_from(&[
         ("BEHEST_TOKEN_URL", &c.token_url),
         ("BEHEST_SESSION_TOKEN", "sess_not_a_real_session"),
-    ]);
-    let m = minter_for(
-        &cfg,
-        None,
-        behest_desktop::core::http::shared_client().unwrap(),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    let err = m.mint(&MintParams::default()).await.unwrap_err();
+    ])
+    .await;
     assert!(matches!(err, Error::Unauthorized(_)), "{err:?}");
 }
 
@@ -94,12 +66,7 @@ async fn scripted_mint_faults_are_classified() {
         ..RetryPolicy::default()
     };
     let m = minter_with_retry(
-        &Config::resolve(
-            &env_for(Mode::ApiKey, &gw),
-            &Settings::default(),
-            &StoredSecrets::default(),
-        )
-        .unwrap(),
+        &config_for(Mode::ApiKey, &gw).unwrap(),
         None,
         behest_desktop::core::http::shared_client().unwrap(),
         Arc::new(SystemClock),
@@ -158,20 +125,6 @@ async fn nothing_listening_is_a_network_error() {
         .unwrap()
         .port();
     let base = format!("http://127.0.0.1:{port}");
-    let c = config(&[
-        (
-            "BEHEST_KEY",
-            "behest_sk_live_00000000000000000000000000000000",
-        ),
-        ("BEHEST_BASE_URL", &base),
-    ]);
-    let m = minter_for(
-        &c,
-        None,
-        behest_desktop::core::http::shared_client().unwrap(),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    let err = m.mint(&MintParams::default()).await.unwrap_err();
+    let err = mint_error_from(&[("BEHEST_KEY", UNKNOWN_KEY), ("BEHEST_BASE_URL", &base)]).await;
     assert!(matches!(err, Error::Network(_)), "{err:?}");
 }

@@ -6,27 +6,42 @@ mod auth_support;
 
 use std::sync::Arc;
 
-use auth_support::{count, gateway, openssl_pkcs1_pem, session, use_token, CountingStore, Mode};
+use auth_support::{
+    count, gateway, openssl_pkcs1_pem, requests_to, session, use_token, CountingStore, Mode,
+};
 use base64::Engine as _;
-use behest_desktop::core::auth::{LocalSigner, MintDefaults, MintParams, SystemClock};
+use behest_desktop::core::auth::{LocalSigner, MintDefaults, MintParams, Minted, SystemClock};
 use behest_desktop::core::config::{Config, Settings, SigningConfig, StoredSecrets};
+use behest_desktop::core::gateway::GatewayHandle;
 use behest_desktop::core::keys::RsaKey;
 use behest_desktop::core::protocol::claims::inspect;
 use behest_desktop::core::redact::Secret;
-use behest_desktop::core::token::TokenSource;
+use behest_desktop::core::token::{Bearer, TokenSource};
+
+/// A gateway and a token a `mode` session (which must report `name`) obtained from it, which
+/// the gateway accepted.
+async fn accepted_bearer(mode: Mode, name: &str) -> (GatewayHandle, Bearer) {
+    let gw = gateway().await;
+    let s = session(mode, &gw, Arc::new(CountingStore::default())).unwrap();
+    assert_eq!(s.mode(), name);
+    let bearer = s.bearer().await.unwrap();
+    assert_eq!(use_token(&gw, &bearer).await, 200, "{name}: token accepted");
+    (gw, bearer)
+}
+
+/// `minted` as a bearer (no expiry kept).
+fn bearer_of(minted: Minted) -> Bearer {
+    Bearer {
+        token: minted.token,
+        session_id: minted.session_id,
+        expires_at: None,
+    }
+}
 
 #[tokio::test]
 async fn token_endpoint_mode_end_to_end() {
-    let gw = gateway().await;
-    let s = session(Mode::TokenEndpoint, &gw, Arc::new(CountingStore::default())).unwrap();
-    assert_eq!(s.mode(), "tokenEndpoint");
-    let bearer = s.bearer().await.unwrap();
-    assert_eq!(use_token(&gw, &bearer).await, 200);
-    let calls: Vec<_> = gw
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/api/behest/token")
-        .collect();
+    let (gw, bearer) = accepted_bearer(Mode::TokenEndpoint, "tokenEndpoint").await;
+    let calls = requests_to(&gw, "/api/behest/token");
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].method, "POST");
     // The client never tells the endpoint who the user is or which tier.
@@ -42,16 +57,8 @@ async fn token_endpoint_mode_end_to_end() {
 
 #[tokio::test]
 async fn api_key_mode_end_to_end() {
-    let gw = gateway().await;
-    let s = session(Mode::ApiKey, &gw, Arc::new(CountingStore::default())).unwrap();
-    assert_eq!(s.mode(), "apiKey");
-    let bearer = s.bearer().await.unwrap();
-    assert_eq!(use_token(&gw, &bearer).await, 200);
-    let mint: Vec<_> = gw
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/v1/auth/mint")
-        .collect();
+    let (gw, bearer) = accepted_bearer(Mode::ApiKey, "apiKey").await;
+    let mint = requests_to(&gw, "/v1/auth/mint");
     assert_eq!(mint.len(), 1);
     let body: serde_json::Value = serde_json::from_str(&mint[0].body).unwrap();
     assert_eq!(body["user_id"], "default");
@@ -71,11 +78,7 @@ async fn api_key_mode_end_to_end() {
 
 #[tokio::test]
 async fn local_sign_mode_end_to_end() {
-    let gw = gateway().await;
-    let s = session(Mode::LocalSign, &gw, Arc::new(CountingStore::default())).unwrap();
-    assert_eq!(s.mode(), "localSign");
-    let bearer = s.bearer().await.unwrap();
-    assert_eq!(use_token(&gw, &bearer).await, 200);
+    let (gw, bearer) = accepted_bearer(Mode::LocalSign, "localSign").await;
     assert_eq!(
         count(&gw, "/v1/auth/mint") + count(&gw, "/api/behest/token"),
         0,
@@ -88,11 +91,7 @@ async fn local_sign_mode_end_to_end() {
 
 #[tokio::test]
 async fn demo_mode_end_to_end() {
-    let gw = gateway().await;
-    let s = session(Mode::Demo, &gw, Arc::new(CountingStore::default())).unwrap();
-    assert_eq!(s.mode(), "demo");
-    let bearer = s.bearer().await.unwrap();
-    assert_eq!(use_token(&gw, &bearer).await, 200);
+    let (_gw, _bearer) = accepted_bearer(Mode::Demo, "demo").await;
 }
 
 /// PKCS#1 keys (as openssl writes them) work in both accepted forms: bare base64 and
@@ -133,12 +132,7 @@ async fn pkcs1_signing_keys_are_accepted() {
             })
             .await
             .unwrap();
-        let bearer = behest_desktop::core::token::Bearer {
-            token: minted.token,
-            session_id: minted.session_id,
-            expires_at: None,
-        };
-        assert_eq!(use_token(&gw, &bearer).await, 200);
+        assert_eq!(use_token(&gw, &bearer_of(minted)).await, 200);
     }
 }
 
@@ -170,13 +164,9 @@ async fn local_signer_tokens_verify_at_the_gateway() {
     )
     .unwrap();
     let minted = signer.sign(&MintParams::default()).unwrap();
-    let bearer = behest_desktop::core::token::Bearer {
-        token: minted.token,
-        session_id: minted.session_id,
-        expires_at: None,
-    };
+    let bearer = bearer_of(minted);
     assert_eq!(use_token(&gw, &bearer).await, 200);
-    let forged = behest_desktop::core::token::Bearer {
+    let forged = Bearer {
         token: Secret::new(format!("{}x", bearer.token.expose())),
         ..bearer
     };

@@ -10,11 +10,10 @@ mod chat_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use auth_support::{count, env_for, gateway, Mode};
+use auth_support::{config_for, count, gateway, Mode};
 use behest_desktop::core::auth::{
     minter_with_retry, MintParams, Minter, SystemClock, TokenEndpointMinter,
 };
-use behest_desktop::core::config::{Config, Settings, StoredSecrets};
 use behest_desktop::core::gateway::{Fault, GatewayHandle, Route};
 use behest_desktop::core::redact::Secret;
 use behest_desktop::core::retry::RetryPolicy;
@@ -23,6 +22,12 @@ use chat_support::{read_request, write, TcpDouble};
 
 const MINT: &str = "/v1/auth/mint";
 const TOKEN: &str = "/api/behest/token";
+
+/// The modes that mint over the network: their fault route and recorded path.
+const NETWORK_MINTS: [(Mode, Route, &str); 2] = [
+    (Mode::ApiKey, Route::Mint, MINT),
+    (Mode::TokenEndpoint, Route::Token, TOKEN),
+];
 
 /// The default policy with a 10 ms first backoff.
 fn fast() -> RetryPolicy {
@@ -33,12 +38,7 @@ fn fast() -> RetryPolicy {
 }
 
 fn minter(mode: Mode, gw: &GatewayHandle) -> Arc<dyn Minter> {
-    let config = Config::resolve(
-        &env_for(mode, gw),
-        &Settings::default(),
-        &StoredSecrets::default(),
-    )
-    .unwrap();
+    let config = config_for(mode, gw).unwrap();
     let http = behest_desktop::core::http::shared_client().unwrap();
     minter_with_retry(&config, None, http, Arc::new(SystemClock), fast()).unwrap()
 }
@@ -46,10 +46,7 @@ fn minter(mode: Mode, gw: &GatewayHandle) -> Arc<dyn Minter> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retryable_statuses_are_retried_until_a_token_comes() {
     let gw = gateway().await;
-    for (mode, route, path) in [
-        (Mode::ApiKey, Route::Mint, MINT),
-        (Mode::TokenEndpoint, Route::Token, TOKEN),
-    ] {
+    for (mode, route, path) in NETWORK_MINTS {
         let m = minter(mode, &gw);
         for pair in [[503, 503], [429, 502], [408, 409], [500, 504]] {
             let before = count(&gw, path);
@@ -66,10 +63,7 @@ async fn retryable_statuses_are_retried_until_a_token_comes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_most_two_retries_then_the_error() {
     let gw = gateway().await;
-    for (mode, route, path) in [
-        (Mode::ApiKey, Route::Mint, MINT),
-        (Mode::TokenEndpoint, Route::Token, TOKEN),
-    ] {
+    for (mode, route, path) in NETWORK_MINTS {
         let m = minter(mode, &gw);
         gw.faults().push_n(route, Fault::status(503), 3).unwrap();
         let before = count(&gw, path);
@@ -85,10 +79,7 @@ async fn at_most_two_retries_then_the_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_are_final_at_once() {
     let gw = gateway().await;
-    for (mode, route, path) in [
-        (Mode::ApiKey, Route::Mint, MINT),
-        (Mode::TokenEndpoint, Route::Token, TOKEN),
-    ] {
+    for (mode, route, path) in NETWORK_MINTS {
         let m = minter(mode, &gw);
         type Is = fn(&Error) -> bool;
         let cases: [(u16, Is); 4] = [

@@ -13,8 +13,10 @@ mod chat_support;
 
 use std::sync::{Arc, Mutex};
 
-use auth_support::{env_for, gateway, minter, session, use_token, CountingStore, Mode};
-use behest_desktop::core::auth::{minter_for, MintParams, SystemClock};
+use auth_support::{
+    env_for, gateway, mint_error_from, minter, session, use_token, CountingStore, Mode,
+};
+use behest_desktop::core::auth::{MintParams, SystemClock};
 use behest_desktop::core::chat::ChatStatus;
 use behest_desktop::core::config::{Config, Env, Settings, StoredSecrets};
 use behest_desktop::core::gateway::{Fault, Route};
@@ -23,8 +25,7 @@ use behest_desktop::core::secrets::{
     KeyringBackend, KeyringError, KeyringStore, SecretStore, DEFAULT_KEYRING_TIMEOUT,
 };
 use behest_desktop::core::token::TokenSource;
-use chat_support::{collector, read_request, sse_delta, write, TcpDouble, SSE_HEAD};
-use tokio_util::sync::CancellationToken;
+use chat_support::{read_request, send_collecting, sse_delta, write, TcpDouble, SSE_HEAD};
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -51,6 +52,12 @@ impl KeyringBackend for Failing {
     fn delete(&self, _s: &str, _n: &str) -> Result<(), KeyringError> {
         Err(KeyringError::NoStorageAccess("no session bus".into()))
     }
+}
+
+/// The `Display` and `Debug` of the error a minter built from `pairs` meets on its first mint.
+async fn mint_error(pairs: &[(&str, &str)]) -> String {
+    let e = mint_error_from(pairs).await;
+    format!("{e} {e:?}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,53 +122,33 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
 
     // Error paths: unknown key, unknown session, a server echoing a token in its message.
     let base = gw.base_url();
-    let bad = Config::resolve(
-        &Env::from_pairs([
+    shown.push(
+        mint_error(&[
             ("BEHEST_KEY", wrong_key.as_str()),
             ("BEHEST_BASE_URL", base.as_str()),
-        ]),
-        &Settings::default(),
-        &StoredSecrets::default(),
-    )
-    .unwrap();
-    let m = minter_for(
-        &bad,
-        None,
-        behest_desktop::core::http::shared_client().unwrap(),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    let e = m.mint(&MintParams::default()).await.unwrap_err();
-    shown.push(format!("{e} {e:?}"));
-    let bad_session = Config::resolve(
-        &Env::from_pairs([
+        ])
+        .await,
+    );
+    secrets.push("sess_SENTINEL_TOK_unknown".into());
+    shown.push(
+        mint_error(&[
             ("BEHEST_TOKEN_URL", creds.token_url.as_str()),
             ("BEHEST_SESSION_TOKEN", "sess_SENTINEL_TOK_unknown"),
-        ]),
-        &Settings::default(),
-        &StoredSecrets::default(),
-    )
-    .unwrap();
-    secrets.push("sess_SENTINEL_TOK_unknown".into());
-    let m = minter_for(
-        &bad_session,
-        None,
-        behest_desktop::core::http::shared_client().unwrap(),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    let e = m.mint(&MintParams::default()).await.unwrap_err();
-    shown.push(format!("{e} {e:?}"));
+        ])
+        .await,
+    );
     let (_, m) = minter(Mode::ApiKey, &gw, Arc::new(SystemClock)).unwrap();
     let echoed = gw.mint("alice", None, 600).unwrap();
     secrets.push(echoed.expose().to_string());
-    let body = format!(
-        r#"{{"error":{{"code":"invalid_token","message":"refused {} for {}"}}}}"#,
-        echoed.expose(),
-        creds.api_key.expose()
-    );
+    let refusal = |token: &Secret| {
+        format!(
+            r#"{{"error":{{"code":"invalid_token","message":"refused {} for {}"}}}}"#,
+            token.expose(),
+            creds.api_key.expose()
+        )
+    };
     gw.faults()
-        .push(Route::Mint, Fault::status(401).body(body))
+        .push(Route::Mint, Fault::status(401).body(refusal(&echoed)))
         .unwrap();
     let e = m.mint(&MintParams::default()).await.unwrap_err();
     shown.push(format!("{e} {e:?}"));
@@ -219,28 +206,16 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
                 .push(route, retry_soon(503).body(echo("mint failed")))
                 .unwrap();
         }
-        let (events, sink) = collector();
-        let out = client
-            .send(
-                &chat_support::send("sentinel one"),
-                &CancellationToken::new(),
-                sink,
-            )
-            .await
-            .unwrap();
+        let (out, events) = send_collecting(&client, &chat_support::send("sentinel one")).await;
+        let out = out.unwrap();
         assert_eq!(out.status, ChatStatus::Completed, "{mode:?}");
         let first = tokens.bearer().await.unwrap();
         secrets.push(first.token.expose().to_string());
         shown.push(format!("{out:?} {:?}", events.lock().unwrap()));
 
         // A 401 echoing the token, then a refresh; a 503 and a 429, each waited out; then 200.
-        let refused = format!(
-            r#"{{"error":{{"code":"invalid_token","message":"refused {} for {}"}}}}"#,
-            first.token.expose(),
-            creds.api_key.expose()
-        );
         gw.faults()
-            .push(Route::Chat, Fault::status(401).body(refused))
+            .push(Route::Chat, Fault::status(401).body(refusal(&first.token)))
             .unwrap();
         gw.faults()
             .push(Route::Chat, retry_soon(503).body(echo("busy")))
@@ -248,15 +223,8 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
         gw.faults()
             .push(Route::Chat, retry_soon(429).body(echo("slow down")))
             .unwrap();
-        let (events, sink) = collector();
-        let out = client
-            .send(
-                &chat_support::send("sentinel two"),
-                &CancellationToken::new(),
-                sink,
-            )
-            .await
-            .unwrap();
+        let (out, events) = send_collecting(&client, &chat_support::send("sentinel two")).await;
+        let out = out.unwrap();
         assert_eq!(out.status, ChatStatus::Completed, "{mode:?}");
         let second = tokens.bearer().await.unwrap();
         assert_ne!(
@@ -274,15 +242,9 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
             .push(Route::Chat, Fault::stream().error_after(2))
             .unwrap();
         for _ in 0..2 {
-            let (events, sink) = collector();
-            let failure = client
-                .send(
-                    &chat_support::send("sentinel three"),
-                    &CancellationToken::new(),
-                    sink,
-                )
-                .await
-                .unwrap_err();
+            let (failure, events) =
+                send_collecting(&client, &chat_support::send("sentinel three")).await;
+            let failure = failure.unwrap_err();
             shown.push(format!(
                 "{failure} {failure:?} {:?}",
                 events.lock().unwrap()
@@ -305,15 +267,9 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
         })
         .await;
         let echoing = chat_support::client(&double.base_url(), tokens.clone(), fast());
-        let (events, sink) = collector();
-        let failure = echoing
-            .send(
-                &chat_support::send("sentinel four"),
-                &CancellationToken::new(),
-                sink,
-            )
-            .await
-            .unwrap_err();
+        let (failure, events) =
+            send_collecting(&echoing, &chat_support::send("sentinel four")).await;
+        let failure = failure.unwrap_err();
         assert_eq!(failure.text, "partial ", "{mode:?}");
         shown.push(format!(
             "{failure} {failure:?} {:?} {echoing:?} {client:?}",

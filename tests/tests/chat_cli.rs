@@ -16,15 +16,11 @@ use behest_desktop::core::gateway::{Fault, GatewayHandle, Route};
 use behest_desktop::core::protocol::chat::ChatMessage;
 use behest_desktop::core::redact::Secret;
 use behest_desktop_tests::app_binary;
-use chat_support::{chat_requests, gateway, read_request, write, TcpDouble};
+use chat_support::{
+    chat_requests, first_chat, gateway, gateway_with, read_request, run, write, Run, TcpDouble,
+};
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 /// A `chat` command configured for `gw` in API-key mode, in an empty environment.
 fn command(gw: Option<&GatewayHandle>, home: &std::path::Path, args: &[&str]) -> Command {
@@ -50,24 +46,6 @@ fn command(gw: Option<&GatewayHandle>, home: &std::path::Path, args: &[&str]) ->
     cmd
 }
 
-async fn run(mut cmd: Command, stdin: &str) -> Run {
-    let mut child = cmd.spawn().expect("spawn behest-desktop");
-    if let Some(mut input) = child.stdin.take() {
-        tokio::io::AsyncWriteExt::write_all(&mut input, stdin.as_bytes())
-            .await
-            .ok();
-    }
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("chat finished within 60 s")
-        .expect("output");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 fn expected(prompt: &str) -> String {
     demo_text(&[ChatMessage::new("user", prompt)])
 }
@@ -87,11 +65,7 @@ async fn streams_the_reply_to_stdout_and_the_report_to_stderr() {
     assert!(r.stderr.contains("ttft "), "{}", r.stderr);
     let key = gw.credentials().api_key.expose().to_string();
     assert!(!r.stdout.contains(&key) && !r.stderr.contains(&key));
-    let chat = gw
-        .requests()
-        .into_iter()
-        .find(|q| q.path == "/v1/chat/completions")
-        .expect("chat sent");
+    let chat = first_chat(&gw);
     assert_eq!(chat.header("x-thread-id"), Some("t-cli"));
 }
 
@@ -114,11 +88,7 @@ async fn reads_the_prompt_from_stdin_and_waits_for_the_whole_answer_with_no_stre
         ChatMessage::new("user", "from stdin\n"),
     ]);
     assert_eq!(r.stdout.trim_end(), want.trim_end());
-    let chat = gw
-        .requests()
-        .into_iter()
-        .find(|q| q.path == "/v1/chat/completions")
-        .expect("chat sent");
+    let chat = first_chat(&gw);
     let body: serde_json::Value = serde_json::from_str(&chat.body).unwrap();
     assert_eq!(body["stream"], false);
     assert_eq!(body["messages"][0]["role"], "system");
@@ -330,10 +300,7 @@ async fn a_bad_configuration_exits_2_naming_the_variable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_cancels_with_130_after_printing_the_partial_text() {
-    let gw = gateway().await;
-    gw.faults()
-        .push(Route::Chat, Fault::stream().stall_after(4))
-        .unwrap();
+    let gw = gateway_with(Fault::stream().stall_after(4)).await;
     let home = tempfile::tempdir().unwrap();
     let mut child = command(Some(&gw), home.path(), &["interrupt me"])
         .spawn()

@@ -10,7 +10,7 @@ mod chat_support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use behest_desktop::core::chat::{ChatConfig, ChatEvent, ChatStatus};
+use behest_desktop::core::chat::{ChatClient, ChatConfig, ChatEvent, ChatStatus};
 use behest_desktop::core::Error;
 use chat_support::*;
 use tokio::sync::oneshot;
@@ -18,6 +18,11 @@ use tokio_util::sync::CancellationToken;
 
 fn tokens() -> Arc<CountingTokens> {
     CountingTokens::fixed("SENTINEL_TOK_chat")
+}
+
+/// A client for `double` with the sentinel token and the `idle` timeout.
+fn double_client(double: &TcpDouble, idle: Duration) -> ChatClient {
+    client(&double.base_url(), tokens(), config(idle))
 }
 
 #[tokio::test]
@@ -40,20 +45,12 @@ async fn cancel_mid_stream_closes_the_connection_within_a_second() {
         }
     })
     .await;
-    let c = client(
-        &double.base_url(),
-        tokens(),
-        config(Duration::from_secs(60)),
-    );
+    let c = double_client(&double, Duration::from_secs(60));
     let cancel = CancellationToken::new();
-    let trip = cancel.clone();
-    let sink = move |e: ChatEvent| {
-        if matches!(e, ChatEvent::Delta { .. }) {
-            trip.cancel();
-        }
-        Ok(())
-    };
-    let out = c.send(&send("hi"), &cancel, sink).await.expect("outcome");
+    let out = c
+        .send(&send("hi"), &cancel, cancel_on_first_delta(&cancel))
+        .await
+        .expect("outcome");
     assert_eq!(out.status, ChatStatus::Cancelled);
     assert_eq!(out.text, "first words");
     let closed_after = seen_rx.await.expect("double reported");
@@ -76,17 +73,9 @@ async fn keep_alives_longer_than_the_idle_timeout_in_total_do_not_kill_the_strea
         write(&mut stream, b"data: [DONE]\n\n").await;
     })
     .await;
-    let c = client(
-        &double.base_url(),
-        tokens(),
-        config(Duration::from_millis(200)),
-    );
-    let (_, sink) = collector();
+    let c = double_client(&double, Duration::from_millis(200));
     let start = Instant::now();
-    let out = c
-        .send(&send("hi"), &CancellationToken::new(), sink)
-        .await
-        .expect("outcome");
+    let out = chat(&c, "hi").await.expect("outcome");
     assert_eq!(out.status, ChatStatus::Completed);
     assert_eq!(out.text, "ab");
     assert!(start.elapsed() >= Duration::from_millis(800));
@@ -111,12 +100,8 @@ async fn resets_before_the_headers_are_retried() {
         write(&mut stream, b"data: [DONE]\n\n").await;
     })
     .await;
-    let c = client(&double.base_url(), tokens(), config(Duration::from_secs(5)));
-    let (_, sink) = collector();
-    let out = c
-        .send(&send("hi"), &CancellationToken::new(), sink)
-        .await
-        .expect("outcome");
+    let c = double_client(&double, Duration::from_secs(5));
+    let out = chat(&c, "hi").await.expect("outcome");
     assert_eq!(out.text, "third time");
     assert_eq!(double.accepted(), 3);
 }
@@ -128,12 +113,8 @@ async fn three_resets_before_the_headers_give_a_network_error() {
         stream.set_zero_linger().ok();
     })
     .await;
-    let c = client(&double.base_url(), tokens(), config(Duration::from_secs(5)));
-    let (_, sink) = collector();
-    let failure = c
-        .send(&send("hi"), &CancellationToken::new(), sink)
-        .await
-        .expect_err("network");
+    let c = double_client(&double, Duration::from_secs(5));
+    let failure = chat(&c, "hi").await.expect_err("network");
     assert!(
         matches!(failure.error, Error::Network(_)),
         "{:?}",
@@ -153,12 +134,8 @@ async fn a_silent_server_trips_the_header_timeout() {
     let mut cfg = config(Duration::from_secs(5));
     cfg.header_timeout = Duration::from_millis(200);
     let c = client(&double.base_url(), tokens(), cfg);
-    let (_, sink) = collector();
     let start = Instant::now();
-    let failure = c
-        .send(&send("hi"), &CancellationToken::new(), sink)
-        .await
-        .expect_err("timeout");
+    let failure = chat(&c, "hi").await.expect_err("timeout");
     assert!(
         matches!(failure.error, Error::Timeout(_)),
         "{:?}",
@@ -177,12 +154,8 @@ async fn a_two_mebibyte_line_without_newline_is_a_typed_error() {
         write(&mut stream, &vec![b'a'; 2 << 20]).await;
     })
     .await;
-    let c = client(&double.base_url(), tokens(), config(Duration::from_secs(5)));
-    let (_, sink) = collector();
-    let failure = c
-        .send(&send("hi"), &CancellationToken::new(), sink)
-        .await
-        .expect_err("too long");
+    let c = double_client(&double, Duration::from_secs(5));
+    let failure = chat(&c, "hi").await.expect_err("too long");
     assert!(
         matches!(failure.error, Error::Protocol(_)),
         "{:?}",
@@ -209,7 +182,7 @@ async fn many_tiny_events_are_fine() {
         write(&mut stream, b"data: [DONE]\n\n").await;
     })
     .await;
-    let c = client(&double.base_url(), tokens(), config(Duration::from_secs(5)));
+    let c = double_client(&double, Duration::from_secs(5));
     let mut deltas = 0usize;
     let sink = |e: ChatEvent| {
         if matches!(e, ChatEvent::Delta { .. }) {
@@ -247,13 +220,9 @@ async fn extra_headers_are_sent_and_tenant_headers_refused() {
     cfg.extra_headers
         .insert("x-corp-gateway", "blue".parse().unwrap());
     let c = client(&double.base_url(), tokens(), cfg);
-    let (_, sink) = collector();
     let mut s = send("hi");
     s.session_id = Some("explicit-session".into());
-    let out = c
-        .send(&s, &CancellationToken::new(), sink)
-        .await
-        .expect("outcome");
+    let out = send_collecting(&c, &s).await.0.expect("outcome");
     assert_eq!(out.status, ChatStatus::Completed);
     let head = head_rx.await.unwrap().to_ascii_lowercase();
     assert!(
@@ -269,8 +238,7 @@ async fn extra_headers_are_sent_and_tenant_headers_refused() {
         let mut cfg = ChatConfig::default();
         cfg.extra_headers.insert(name, "x".parse().unwrap());
         let http = behest_desktop::core::http::shared_client().unwrap();
-        let refused =
-            behest_desktop::core::chat::ChatClient::new(http, "http://127.0.0.1:1", tokens(), cfg);
+        let refused = ChatClient::new(http, "http://127.0.0.1:1", tokens(), cfg);
         assert!(
             matches!(refused, Err(Error::InvalidSettings { .. })),
             "{name}"

@@ -24,15 +24,9 @@ use behest_desktop::core::http::{build_client, HttpOptions};
 use behest_desktop::core::protocol::chat::ChatMessage;
 use behest_desktop::core::secrets::MemoryStore;
 use behest_desktop_tests::app_binary;
-use chat_support::gateway;
+use chat_support::{chats_seen, first_chat, gateway, gateway_with, run, Run};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::Command;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 /// A `chat` command for `gw` in API-key mode, with its history in `home/data`.
 fn command(gw: &GatewayHandle, home: &Path, args: &[&str]) -> Command {
@@ -56,17 +50,9 @@ fn command(gw: &GatewayHandle, home: &Path, args: &[&str]) -> Command {
     cmd
 }
 
-async fn run(mut cmd: Command) -> Run {
-    let child = cmd.spawn().expect("spawn behest-desktop");
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("chat finished within 60 s")
-        .expect("output");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+/// Runs `chat` for `gw` with `args` and its history in `home/data`.
+async fn run_chat(gw: &GatewayHandle, home: &Path, args: &[&str]) -> Run {
+    run(command(gw, home, args), "").await
 }
 
 /// The id from the `conversation: ID` line on stderr.
@@ -88,9 +74,8 @@ fn open_history(home: &Path) -> History {
 }
 
 fn chat_bodies(gw: &GatewayHandle) -> Vec<serde_json::Value> {
-    gw.requests()
+    chats_seen(gw)
         .into_iter()
-        .filter(|q| q.path == "/v1/chat/completions")
         .map(|q| serde_json::from_str(&q.body).expect("json body"))
         .collect()
 }
@@ -99,12 +84,7 @@ fn chat_bodies(gw: &GatewayHandle) -> Vec<serde_json::Value> {
 async fn the_exchange_is_recorded_and_conversation_continues_it() {
     let gw = gateway().await;
     let home = tempfile::tempdir().unwrap();
-    let first = run(command(
-        &gw,
-        home.path(),
-        &["--system", "be brief", "hello history"],
-    ))
-    .await;
+    let first = run_chat(&gw, home.path(), &["--system", "be brief", "hello history"]).await;
     assert_eq!(first.code, 0, "stderr: {}", first.stderr);
     let id = conversation_id(&first.stderr);
     {
@@ -136,12 +116,7 @@ async fn the_exchange_is_recorded_and_conversation_continues_it() {
         assert!(m[1].metrics.trace_id.is_some(), "trace id saved");
     }
 
-    let second = run(command(
-        &gw,
-        home.path(),
-        &["--conversation", &id, "and again"],
-    ))
-    .await;
+    let second = run_chat(&gw, home.path(), &["--conversation", &id, "and again"]).await;
     assert_eq!(second.code, 0, "stderr: {}", second.stderr);
     assert_eq!(conversation_id(&second.stderr), id);
     let bodies = chat_bodies(&gw);
@@ -181,12 +156,7 @@ async fn the_exchange_is_recorded_and_conversation_continues_it() {
 async fn no_history_writes_nothing_and_an_unknown_conversation_exits_2() {
     let gw = gateway().await;
     let home = tempfile::tempdir().unwrap();
-    let r = run(command(
-        &gw,
-        home.path(),
-        &["--no-history", "off the record"],
-    ))
-    .await;
+    let r = run_chat(&gw, home.path(), &["--no-history", "off the record"]).await;
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
     assert!(!r.stdout.is_empty());
     assert!(!r.stderr.contains("conversation:"), "{}", r.stderr);
@@ -195,23 +165,18 @@ async fn no_history_writes_nothing_and_an_unknown_conversation_exits_2() {
         "no history file was created"
     );
 
-    let r = run(command(
-        &gw,
-        home.path(),
-        &["--conversation", "no-such-id", "hi"],
-    ))
-    .await;
+    let r = run_chat(&gw, home.path(), &["--conversation", "no-such-id", "hi"]).await;
     assert_eq!(r.code, 2, "stderr: {}", r.stderr);
     assert!(
         chat_bodies(&gw).len() == 1,
         "nothing was sent for the unknown conversation"
     );
 
-    let r = run(command(
+    let r = run_chat(
         &gw,
         home.path(),
         &["--conversation", "x", "--no-history", "hi"],
-    ))
+    )
     .await;
     assert_eq!(r.code, 2, "the two flags conflict: {}", r.stderr);
 }
@@ -223,7 +188,7 @@ async fn a_broken_stream_is_saved_interrupted_and_an_error_event_as_error_with_t
     gw.faults()
         .push(Route::Chat, Fault::stream().reset_after(4))
         .unwrap();
-    let r = run(command(&gw, home.path(), &["cut me off"])).await;
+    let r = run_chat(&gw, home.path(), &["cut me off"]).await;
     assert_eq!(r.code, 7, "stderr: {}", r.stderr);
     let id = conversation_id(&r.stderr);
     let stored = open_history(home.path()).get_conversation(&id).unwrap();
@@ -235,12 +200,7 @@ async fn a_broken_stream_is_saved_interrupted_and_an_error_event_as_error_with_t
     gw.faults()
         .push(Route::Chat, Fault::stream().error_after(3))
         .unwrap();
-    let r = run(command(
-        &gw,
-        home.path(),
-        &["--conversation", &id, "fail me"],
-    ))
-    .await;
+    let r = run_chat(&gw, home.path(), &["--conversation", &id, "fail me"]).await;
     assert_eq!(r.code, 6, "stderr: {}", r.stderr);
     let stored = open_history(home.path()).get_conversation(&id).unwrap();
     let answer = &stored.messages[3];
@@ -252,10 +212,7 @@ async fn a_broken_stream_is_saved_interrupted_and_an_error_event_as_error_with_t
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chat_killed_mid_stream_leaves_its_partial_answer_marked_interrupted() {
-    let gw = gateway().await;
-    gw.faults()
-        .push(Route::Chat, Fault::stream().stall_after(4))
-        .unwrap();
+    let gw = gateway_with(Fault::stream().stall_after(4)).await;
     let home = tempfile::tempdir().unwrap();
     let mut child = command(&gw, home.path(), &["kill me"])
         .spawn()
@@ -344,18 +301,9 @@ async fn the_cli_sends_the_conversations_server_thread_and_thread_overrides_it()
         let c = history.set_server_threads(&c.id, true).unwrap();
         (c.id.clone(), c.server_thread_id.clone().expect("thread id"))
     };
-    let r = run(command(
-        &gw,
-        home.path(),
-        &["--conversation", &id, "threaded hello"],
-    ))
-    .await;
+    let r = run_chat(&gw, home.path(), &["--conversation", &id, "threaded hello"]).await;
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
-    let chat = gw
-        .requests()
-        .into_iter()
-        .find(|q| q.path == "/v1/chat/completions")
-        .expect("chat sent");
+    let chat = first_chat(&gw);
     assert_eq!(chat.header("x-thread-id"), Some(thread.as_str()));
     let held = thread_messages(&gw, &thread).await;
     assert_eq!(
@@ -368,18 +316,14 @@ async fn the_cli_sends_the_conversations_server_thread_and_thread_overrides_it()
     );
 
     gw.clear_requests();
-    let r = run(command(
+    let r = run_chat(
         &gw,
         home.path(),
         &["--conversation", &id, "--thread", "t-override", "again"],
-    ))
+    )
     .await;
     assert_eq!(r.code, 0, "stderr: {}", r.stderr);
-    let chat = gw
-        .requests()
-        .into_iter()
-        .find(|q| q.path == "/v1/chat/completions")
-        .expect("chat sent");
+    let chat = first_chat(&gw);
     assert_eq!(chat.header("x-thread-id"), Some("t-override"));
 }
 
@@ -430,11 +374,7 @@ async fn the_app_sends_the_conversations_server_thread() {
         .unwrap_or_else(|_| panic!("the app's chat failed"));
     assert!(!summary.interrupted);
     let gw = backend.demo_gateway().await.expect("demo gateway");
-    let chat = gw
-        .requests()
-        .into_iter()
-        .find(|q| q.path == "/v1/chat/completions")
-        .expect("chat sent");
+    let chat = first_chat(&gw);
     assert_eq!(chat.header("x-thread-id"), Some(thread.as_str()));
     assert_eq!(
         thread_messages(&gw, &thread).await,

@@ -11,7 +11,6 @@ use behest_desktop::core::chat::{ChatEvent, ChatStatus};
 use behest_desktop::core::gateway::{Fault, Route};
 use behest_desktop::core::Error;
 use chat_support::*;
-use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
 async fn a_stream_arrives_whole_with_the_right_request() {
@@ -23,11 +22,8 @@ async fn a_stream_arrives_whole_with_the_right_request() {
     s.request.model = Some("behest-local-demo".into());
     s.request.temperature = Some(0.25);
     s.request.max_tokens = Some(300);
-    let (events, sink) = collector();
-    let out = c
-        .send(&s, &CancellationToken::new(), sink)
-        .await
-        .expect("chat");
+    let (out, events) = send_collecting(&c, &s).await;
+    let out = out.expect("chat");
 
     assert_eq!(out.status, ChatStatus::Completed);
     assert_eq!(out.text, expected("hello there"));
@@ -75,15 +71,11 @@ async fn a_stream_arrives_whole_with_the_right_request() {
 #[tokio::test]
 async fn non_streaming_mode_returns_the_same_text() {
     let gw = gateway().await;
-    let c = client(&gw.base_url(), CountingTokens::new(&gw, 1), config(IDLE));
     let mut s = send("whole please");
     s.stream = false;
     s.request.model = None;
-    let (events, sink) = collector();
-    let out = c
-        .send(&s, &CancellationToken::new(), sink)
-        .await
-        .expect("chat");
+    let (out, events) = send_collecting(&gateway_client(&gw), &s).await;
+    let out = out.expect("chat");
     assert_eq!(out.status, ChatStatus::Completed);
     assert_eq!(out.text, expected("whole please"));
     assert_eq!(delta_text(&events.lock().unwrap()), out.text);
@@ -95,15 +87,10 @@ async fn non_streaming_mode_returns_the_same_text() {
 
 #[tokio::test]
 async fn unauthorized_then_ok_refreshes_once_and_retries_once() {
-    let gw = gateway().await;
-    gw.faults().push(Route::Chat, Fault::status(401)).unwrap();
+    let gw = gateway_with(Fault::status(401)).await;
     let tokens = CountingTokens::new(&gw, 2);
     let c = client(&gw.base_url(), tokens.clone(), config(IDLE));
-    let (_, sink) = collector();
-    let out = c
-        .send(&send("hi"), &CancellationToken::new(), sink)
-        .await
-        .expect("chat");
+    let out = chat(&c, "hi").await.expect("chat");
     assert_eq!(out.status, ChatStatus::Completed);
     assert_eq!(tokens.invalidations(), 1);
     assert_eq!(tokens.bearers(), 2);
@@ -118,11 +105,7 @@ async fn unauthorized_twice_stops_after_two_requests() {
         .unwrap();
     let tokens = CountingTokens::new(&gw, 2);
     let c = client(&gw.base_url(), tokens.clone(), config(IDLE));
-    let (_, sink) = collector();
-    let failure = c
-        .send(&send("hi"), &CancellationToken::new(), sink)
-        .await
-        .expect_err("401");
+    let failure = chat(&c, "hi").await.expect_err("401");
     assert!(
         matches!(failure.error, Error::Unauthorized(_)),
         "{:?}",
@@ -133,60 +116,103 @@ async fn unauthorized_twice_stops_after_two_requests() {
     assert_eq!(tokens.invalidations(), 1);
 }
 
-#[tokio::test]
-async fn quota_exceeded_is_one_request_and_a_quota_error() {
-    let gw = gateway().await;
-    gw.faults().push(Route::Chat, Fault::status(402)).unwrap();
-    let c = client(&gw.base_url(), CountingTokens::new(&gw, 1), config(IDLE));
-    let (_, sink) = collector();
-    let failure = c
-        .send(&send("hi"), &CancellationToken::new(), sink)
-        .await
-        .expect_err("402");
-    assert!(
-        matches!(failure.error, Error::QuotaExceeded(_)),
-        "{:?}",
-        failure.error
-    );
-    assert_eq!(chat_requests(&gw), 1);
+/// A failure the client must surface, typed, after exactly `requests` chat requests.
+struct Surfaced {
+    case: &'static str,
+    fault: Fault,
+    /// How many chat requests in a row meet `fault`.
+    times: usize,
+    error: fn(&Error) -> bool,
+    requests: usize,
+    /// The `Retry-After` the error must carry, where the case has one.
+    retry_after: Option<Duration>,
 }
 
 #[tokio::test]
-async fn bad_request_not_found_and_unprocessable_are_not_retried() {
-    for status in [400u16, 403, 404, 422] {
+async fn failures_are_surfaced_typed_after_the_policy_s_request_count() {
+    let cases = [
+        Surfaced {
+            case: "402: quota exceeded is one request",
+            fault: Fault::status(402),
+            times: 1,
+            error: |e| matches!(e, Error::QuotaExceeded(_)),
+            requests: 1,
+            retry_after: None,
+        },
+        Surfaced {
+            case: "400: bad request is not retried",
+            fault: Fault::status(400),
+            times: 1,
+            error: |e| matches!(e, Error::BadRequest(_)),
+            requests: 1,
+            retry_after: None,
+        },
+        Surfaced {
+            case: "403: forbidden is not retried",
+            fault: Fault::status(403),
+            times: 1,
+            error: |e| matches!(e, Error::Forbidden(_)),
+            requests: 1,
+            retry_after: None,
+        },
+        Surfaced {
+            case: "404: not found is not retried",
+            fault: Fault::status(404),
+            times: 1,
+            error: |e| matches!(e, Error::NotFound(_)),
+            requests: 1,
+            retry_after: None,
+        },
+        Surfaced {
+            case: "422: unprocessable is a bad request, not retried",
+            fault: Fault::status(422),
+            times: 1,
+            error: |e| matches!(e, Error::BadRequest(_)),
+            requests: 1,
+            retry_after: None,
+        },
+        Surfaced {
+            case: "429: a retry-after over the cap is surfaced without retrying",
+            fault: Fault::status(429).retry_after(120),
+            times: 1,
+            error: |e| matches!(e, Error::RateLimited(_)),
+            requests: 1,
+            retry_after: Some(Duration::from_secs(120)),
+        },
+        Surfaced {
+            case: "502 three times: give up after two retries",
+            fault: Fault::status(502),
+            times: 3,
+            error: |e| matches!(e, Error::Upstream(_)),
+            requests: 3,
+            retry_after: None,
+        },
+    ];
+    for row in cases {
         let gw = gateway().await;
         gw.faults()
-            .push(Route::Chat, Fault::status(status))
+            .push_n(Route::Chat, row.fault, row.times)
             .unwrap();
-        let c = client(&gw.base_url(), CountingTokens::new(&gw, 1), config(IDLE));
-        let (_, sink) = collector();
-        let failure = c
-            .send(&send("hi"), &CancellationToken::new(), sink)
-            .await
-            .expect_err("error");
-        let ok = match status {
-            400 | 422 => matches!(failure.error, Error::BadRequest(_)),
-            403 => matches!(failure.error, Error::Forbidden(_)),
-            _ => matches!(failure.error, Error::NotFound(_)),
-        };
-        assert!(ok, "{status}: {:?}", failure.error);
-        assert_eq!(chat_requests(&gw), 1, "status {status}");
+        let failure = chat(&gateway_client(&gw), "hi").await.expect_err(row.case);
+        assert!(
+            (row.error)(&failure.error),
+            "{}: {:?}",
+            row.case,
+            failure.error
+        );
+        assert_eq!(chat_requests(&gw), row.requests, "{}", row.case);
+        if let Some(wait) = row.retry_after {
+            assert_eq!(failure.error.retry_after(), Some(wait), "{}", row.case);
+        }
     }
 }
 
 #[tokio::test(start_paused = true)]
 async fn rate_limited_with_retry_after_waits_then_succeeds() {
-    let gw = gateway().await;
-    gw.faults()
-        .push(Route::Chat, Fault::status(429).retry_after(1))
-        .unwrap();
-    let c = client(&gw.base_url(), CountingTokens::new(&gw, 1), config(IDLE));
-    let (events, sink) = collector();
+    let gw = gateway_with(Fault::status(429).retry_after(1)).await;
     let start = tokio::time::Instant::now();
-    let out = c
-        .send(&send("hi"), &CancellationToken::new(), sink)
-        .await
-        .expect("chat");
+    let (out, events) = send_collecting(&gateway_client(&gw), &send("hi")).await;
+    let out = out.expect("chat");
     let waited = start.elapsed();
     assert_eq!(out.status, ChatStatus::Completed);
     assert!(waited >= Duration::from_secs(1), "waited only {waited:?}");
@@ -211,50 +237,12 @@ async fn rate_limited_with_retry_after_waits_then_succeeds() {
 }
 
 #[tokio::test]
-async fn retry_after_over_the_cap_is_surfaced_without_retrying() {
-    let gw = gateway().await;
-    gw.faults()
-        .push(Route::Chat, Fault::status(429).retry_after(120))
-        .unwrap();
-    let c = client(&gw.base_url(), CountingTokens::new(&gw, 1), config(IDLE));
-    let (_, sink) = collector();
-    let failure = c
-        .send(&send("hi"), &CancellationToken::new(), sink)
-        .await
-        .expect_err("429");
-    assert!(matches!(failure.error, Error::RateLimited(_)));
-    assert_eq!(failure.error.retry_after(), Some(Duration::from_secs(120)));
-    assert_eq!(chat_requests(&gw), 1);
-}
-
-#[tokio::test]
 async fn service_unavailable_twice_then_ok_succeeds() {
     let gw = gateway().await;
     gw.faults()
         .push_n(Route::Chat, Fault::status(503), 2)
         .unwrap();
-    let c = client(&gw.base_url(), CountingTokens::new(&gw, 1), config(IDLE));
-    let (_, sink) = collector();
-    let out = c
-        .send(&send("again"), &CancellationToken::new(), sink)
-        .await
-        .expect("chat");
+    let out = chat(&gateway_client(&gw), "again").await.expect("chat");
     assert_eq!(out.text, expected("again"));
-    assert_eq!(chat_requests(&gw), 3);
-}
-
-#[tokio::test]
-async fn server_errors_three_times_give_up_after_two_retries() {
-    let gw = gateway().await;
-    gw.faults()
-        .push_n(Route::Chat, Fault::status(502), 3)
-        .unwrap();
-    let c = client(&gw.base_url(), CountingTokens::new(&gw, 1), config(IDLE));
-    let (_, sink) = collector();
-    let failure = c
-        .send(&send("hi"), &CancellationToken::new(), sink)
-        .await
-        .expect_err("502");
-    assert!(matches!(failure.error, Error::Upstream(_)));
     assert_eq!(chat_requests(&gw), 3);
 }

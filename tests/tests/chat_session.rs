@@ -18,7 +18,7 @@ use behest_desktop::core::gateway::{
 use behest_desktop::core::http::{build_client, HttpOptions};
 use behest_desktop::core::secrets::MemoryStore;
 use behest_desktop::core::session::{Session, SessionOptions};
-use chat_support::{collector, config, send};
+use chat_support::{chat, chats_seen, collector, config, send};
 use tokio_util::sync::CancellationToken;
 
 async fn unlimited_gateway() -> GatewayHandle {
@@ -77,6 +77,23 @@ fn count(gw: &GatewayHandle, path_end: &str) -> usize {
         .count()
 }
 
+/// Sends 50 chats at once through `client`; each must complete.
+async fn fifty_chats(client: &Arc<ChatClient>) {
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let client = Arc::clone(client);
+            tokio::spawn(async move { chat(&client, &format!("chat {i}")).await })
+        })
+        .collect();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let out = t
+            .await
+            .unwrap()
+            .unwrap_or_else(|f| panic!("chat {i}: {f:?}"));
+        assert_eq!(out.status, ChatStatus::Completed, "chat {i}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_chats_cause_one_mint() {
     let gw = unlimited_gateway().await;
@@ -84,51 +101,15 @@ async fn fifty_concurrent_chats_cause_one_mint() {
         .set_mint_latency(Duration::from_millis(50))
         .unwrap();
     let client = Arc::new(session_client(&gw));
-    let tasks: Vec<_> = (0..50)
-        .map(|i| {
-            let client = Arc::clone(&client);
-            tokio::spawn(async move {
-                let (_, sink) = collector();
-                client
-                    .send(&send(&format!("chat {i}")), &CancellationToken::new(), sink)
-                    .await
-            })
-        })
-        .collect();
-    for t in tasks {
-        let out = t.await.unwrap().expect("chat");
-        assert_eq!(out.status, ChatStatus::Completed);
-    }
+    fifty_chats(&client).await;
     assert_eq!(count(&gw, "/auth/mint"), 1);
-    let chats: Vec<_> = gw
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/v1/chat/completions")
-        .collect();
+    let chats = chats_seen(&gw);
     assert_eq!(chats.len(), 50);
     let sid = chats[0].header("x-session-id").map(str::to_string);
     assert!(sid.is_some());
     assert!(chats
         .iter()
         .all(|r| r.header("x-session-id").map(str::to_string) == sid));
-}
-
-async fn fifty_chats(client: &Arc<ChatClient>) {
-    let tasks: Vec<_> = (0..50)
-        .map(|i| {
-            let client = Arc::clone(client);
-            tokio::spawn(async move {
-                let (_, sink) = collector();
-                client
-                    .send(&send(&format!("chat {i}")), &CancellationToken::new(), sink)
-                    .await
-            })
-        })
-        .collect();
-    for t in tasks {
-        let out = t.await.unwrap().expect("chat");
-        assert_eq!(out.status, ChatStatus::Completed);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,11 +121,7 @@ async fn fifty_concurrent_chats_with_an_expired_token_cause_one_mint() {
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let client = Arc::new(session_client_on(&gw, clock.clone()));
     // Warm: one chat, one mint.
-    let (_, sink) = collector();
-    client
-        .send(&send("warm"), &CancellationToken::new(), sink)
-        .await
-        .expect("warm chat");
+    chat(&client, "warm").await.expect("warm chat");
     assert_eq!(count(&gw, "/auth/mint"), 1);
     let exp = gw
         .requests()
@@ -161,11 +138,7 @@ async fn fifty_concurrent_chats_with_an_expired_token_cause_one_mint() {
         2,
         "exactly one more mint for 50 chats"
     );
-    let chats: Vec<_> = gw
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/v1/chat/completions")
-        .collect();
+    let chats = chats_seen(&gw);
     assert_eq!(chats.len(), 51);
     assert!(chats.iter().all(|r| r.status == 200));
     let jtis: std::collections::HashSet<_> = chats[1..]
@@ -208,11 +181,7 @@ async fn a_cancel_interrupts_a_mint_backoff() {
     assert_eq!(count(&gw, "/auth/mint"), 1, "no retry after the cancel");
     assert_eq!(count(&gw, "/v1/chat/completions"), 0);
     // The session is usable afterwards.
-    let (_, sink) = collector();
-    let out = client
-        .send(&send("again"), &CancellationToken::new(), sink)
-        .await
-        .expect("chat");
+    let out = chat(&client, "again").await.expect("chat");
     assert_eq!(out.status, ChatStatus::Completed);
 }
 
@@ -220,18 +189,10 @@ async fn a_cancel_interrupts_a_mint_backoff() {
 async fn a_401_re_mints_once_and_retries_once() {
     let gw = unlimited_gateway().await;
     let client = session_client(&gw);
-    let (_, sink) = collector();
-    client
-        .send(&send("warm"), &CancellationToken::new(), sink)
-        .await
-        .expect("first chat");
+    chat(&client, "warm").await.expect("first chat");
     assert_eq!(count(&gw, "/auth/mint"), 1);
     gw.faults().push(Route::Chat, Fault::status(401)).unwrap();
-    let (_, sink) = collector();
-    let out = client
-        .send(&send("again"), &CancellationToken::new(), sink)
-        .await
-        .expect("chat");
+    let out = chat(&client, "again").await.expect("chat");
     assert_eq!(out.status, ChatStatus::Completed);
     assert_eq!(count(&gw, "/auth/mint"), 2);
     assert_eq!(count(&gw, "/v1/chat/completions"), 3);

@@ -9,23 +9,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use behest_desktop::core::chat::{ChatEvent, ChatStatus, InterruptReason};
-use behest_desktop::core::gateway::{Fault, Route};
+use behest_desktop::core::gateway::Fault;
 use behest_desktop::core::Error;
 use chat_support::*;
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
 async fn a_reset_mid_stream_keeps_the_text_and_is_not_resent() {
-    let gw = gateway().await;
-    gw.faults()
-        .push(Route::Chat, Fault::stream().reset_after(5))
-        .unwrap();
-    let c = client(&gw.base_url(), CountingTokens::new(&gw, 1), config(IDLE));
-    let (events, sink) = collector();
-    let out = c
-        .send(&send("reset me"), &CancellationToken::new(), sink)
-        .await
-        .expect("outcome");
+    let gw = gateway_with(Fault::stream().reset_after(5)).await;
+    let (out, events) = send_collecting(&gateway_client(&gw), &send("reset me")).await;
+    let out = out.expect("outcome");
     assert_eq!(
         out.status,
         ChatStatus::Interrupted {
@@ -61,14 +54,8 @@ async fn crlf_framing_split_events_and_split_utf8_give_the_exact_text() {
             .split_utf8()
             .keep_alive(),
     ] {
-        let gw = gateway().await;
-        gw.faults().push(Route::Chat, fault.clone()).unwrap();
-        let c = client(&gw.base_url(), CountingTokens::new(&gw, 1), config(IDLE));
-        let (_, sink) = collector();
-        let out = c
-            .send(&send(prompt), &CancellationToken::new(), sink)
-            .await
-            .expect("chat");
+        let gw = gateway_with(fault.clone()).await;
+        let out = chat(&gateway_client(&gw), prompt).await.expect("chat");
         assert_eq!(out.status, ChatStatus::Completed, "{fault:?}");
         assert_eq!(out.text, expected(prompt), "{fault:?}");
     }
@@ -76,32 +63,17 @@ async fn crlf_framing_split_events_and_split_utf8_give_the_exact_text() {
 
 #[tokio::test]
 async fn a_missing_done_after_the_finish_reason_is_still_complete() {
-    let gw = gateway().await;
-    gw.faults()
-        .push(Route::Chat, Fault::stream().omit_done())
-        .unwrap();
-    let c = client(&gw.base_url(), CountingTokens::new(&gw, 1), config(IDLE));
-    let (_, sink) = collector();
-    let out = c
-        .send(&send("no done"), &CancellationToken::new(), sink)
-        .await
-        .expect("chat");
+    let gw = gateway_with(Fault::stream().omit_done()).await;
+    let out = chat(&gateway_client(&gw), "no done").await.expect("chat");
     assert_eq!(out.status, ChatStatus::Completed);
     assert_eq!(out.text, expected("no done"));
 }
 
 #[tokio::test]
 async fn a_mid_stream_error_keeps_the_text() {
-    let gw = gateway().await;
-    gw.faults()
-        .push(Route::Chat, Fault::stream().error_after(4))
-        .unwrap();
-    let c = client(&gw.base_url(), CountingTokens::new(&gw, 1), config(IDLE));
-    let (events, sink) = collector();
-    let failure = c
-        .send(&send("error me"), &CancellationToken::new(), sink)
-        .await
-        .expect_err("stream error");
+    let gw = gateway_with(Fault::stream().error_after(4)).await;
+    let (failure, events) = send_collecting(&gateway_client(&gw), &send("error me")).await;
+    let failure = failure.expect_err("stream error");
     assert!(
         matches!(failure.error, Error::StreamError(_)),
         "{:?}",
@@ -115,14 +87,8 @@ async fn a_mid_stream_error_keeps_the_text() {
 
 #[tokio::test]
 async fn malformed_json_mid_stream_is_a_protocol_error() {
-    let gw = gateway().await;
-    gw.faults()
-        .push(Route::Chat, Fault::stream().malformed_after(3))
-        .unwrap();
-    let c = client(&gw.base_url(), CountingTokens::new(&gw, 1), config(IDLE));
-    let (_, sink) = collector();
-    let failure = c
-        .send(&send("bad json"), &CancellationToken::new(), sink)
+    let gw = gateway_with(Fault::stream().malformed_after(3)).await;
+    let failure = chat(&gateway_client(&gw), "bad json")
         .await
         .expect_err("protocol");
     let Error::Protocol(message) = &failure.error else {
@@ -134,20 +100,9 @@ async fn malformed_json_mid_stream_is_a_protocol_error() {
 
 #[tokio::test]
 async fn a_stall_mid_stream_is_interrupted_by_the_idle_timeout() {
-    let gw = gateway().await;
-    gw.faults()
-        .push(Route::Chat, Fault::stream().stall_after(3))
-        .unwrap();
-    let c = client(
-        &gw.base_url(),
-        CountingTokens::new(&gw, 1),
-        config(Duration::from_millis(300)),
-    );
-    let (_, sink) = collector();
-    let out = c
-        .send(&send("stall"), &CancellationToken::new(), sink)
-        .await
-        .expect("outcome");
+    let gw = gateway_with(Fault::stream().stall_after(3)).await;
+    let c = gateway_client_idle(&gw, Duration::from_millis(300));
+    let out = chat(&c, "stall").await.expect("outcome");
     assert_eq!(
         out.status,
         ChatStatus::Interrupted {
@@ -160,26 +115,12 @@ async fn a_stall_mid_stream_is_interrupted_by_the_idle_timeout() {
 
 #[tokio::test]
 async fn cancel_mid_stream_ends_the_send_at_once() {
-    let gw = gateway().await;
-    gw.faults()
-        .push(Route::Chat, Fault::stream().stall_after(2))
-        .unwrap();
-    let c = client(
-        &gw.base_url(),
-        CountingTokens::new(&gw, 1),
-        config(Duration::from_secs(60)),
-    );
+    let gw = gateway_with(Fault::stream().stall_after(2)).await;
+    let c = gateway_client_idle(&gw, Duration::from_secs(60));
     let cancel = CancellationToken::new();
-    let trip = cancel.clone();
-    let sink = move |e: ChatEvent| {
-        if matches!(e, ChatEvent::Delta { .. }) {
-            trip.cancel();
-        }
-        Ok(())
-    };
     let start = std::time::Instant::now();
     let out = c
-        .send(&send("cancel me"), &cancel, sink)
+        .send(&send("cancel me"), &cancel, cancel_on_first_delta(&cancel))
         .await
         .expect("outcome");
     assert_eq!(out.status, ChatStatus::Cancelled);
@@ -193,15 +134,8 @@ async fn cancel_mid_stream_ends_the_send_at_once() {
 
 #[tokio::test]
 async fn cancel_during_a_backoff_returns_at_once_and_sends_nothing_more() {
-    let gw = gateway().await;
-    gw.faults()
-        .push(Route::Chat, Fault::status(503).retry_after(30))
-        .unwrap();
-    let c = Arc::new(client(
-        &gw.base_url(),
-        CountingTokens::new(&gw, 1),
-        config(IDLE),
-    ));
+    let gw = gateway_with(Fault::status(503).retry_after(30)).await;
+    let c = Arc::new(gateway_client(&gw));
     let cancel = CancellationToken::new();
     let task = {
         let (c, cancel) = (Arc::clone(&c), cancel.clone());
@@ -231,7 +165,7 @@ async fn cancel_during_a_backoff_returns_at_once_and_sends_nothing_more() {
 #[tokio::test]
 async fn a_closed_sink_cancels_the_request() {
     let gw = gateway().await;
-    let c = client(&gw.base_url(), CountingTokens::new(&gw, 1), config(IDLE));
+    let c = gateway_client(&gw);
     let cancel = CancellationToken::new();
     let mut seen = 0;
     let sink = move |_: ChatEvent| {

@@ -11,7 +11,7 @@ use check_support::*;
 async fn quota_exceeded_names_the_tier() {
     let gw = gateway(|_| {}).await;
     gw.faults().push(Route::Chat, Fault::status(402)).unwrap();
-    let report = run_mode(Mode::ApiKey, &gw, &[], &options()).await;
+    let report = run_default(Mode::ApiKey, &gw, &[]).await;
     fails_naming(&report, "chat.completion", "BEHEST_TIER");
     let detail = &get(&report, "chat.completion").detail;
     assert!(
@@ -29,7 +29,7 @@ async fn rate_limited_shows_retry_after_and_is_not_retried() {
     gw.faults()
         .push(Route::Chat, Fault::status(429).retry_after(7))
         .unwrap();
-    let report = run_mode(Mode::ApiKey, &gw, &[], &options()).await;
+    let report = run_default(Mode::ApiKey, &gw, &[]).await;
     fails_naming(&report, "chat.completion", "BEHEST_TIER");
     let c = get(&report, "chat.completion");
     assert!(c.detail.contains("retry after 7 s"), "{}", c.detail);
@@ -46,7 +46,7 @@ async fn rate_limited_shows_retry_after_and_is_not_retried() {
 #[tokio::test]
 async fn the_test_completion_asks_for_one_token() {
     let gw = gateway(|_| {}).await;
-    let report = run_mode(Mode::LocalSign, &gw, &[("BEHEST_TIER", "3")], &options()).await;
+    let report = run_default(Mode::LocalSign, &gw, &[("BEHEST_TIER", "3")]).await;
     passes(&report, "chat.completion");
     assert!(get(&report, "limits.tier").detail.contains("max"));
     let chat = gw
@@ -66,7 +66,7 @@ async fn the_test_completion_asks_for_one_token() {
 #[tokio::test]
 async fn usage_404_is_not_reported_not_a_failure() {
     let gw = gateway(|c| c.usage_not_supported = true).await;
-    let report = run_mode(Mode::ApiKey, &gw, &[], &options()).await;
+    let report = run_default(Mode::ApiKey, &gw, &[]).await;
     passes(&report, "limits.usage");
     let detail = &get(&report, "limits.usage").detail;
     assert!(
@@ -80,7 +80,7 @@ async fn usage_404_is_not_reported_not_a_failure() {
     gw.faults()
         .push_n(Route::Usage, Fault::status(404), 2)
         .unwrap();
-    let report = run_mode(Mode::ApiKey, &gw, &[], &options()).await;
+    let report = run_default(Mode::ApiKey, &gw, &[]).await;
     passes(&report, "limits.usage");
     assert_eq!(
         get(&report, "limits.usage")
@@ -96,7 +96,7 @@ async fn usage_404_is_not_reported_not_a_failure() {
 async fn a_failing_usage_route_fails_the_check() {
     let gw = gateway(|_| {}).await;
     gw.faults().push(Route::Usage, Fault::status(500)).unwrap();
-    let report = run_mode(Mode::ApiKey, &gw, &[], &options()).await;
+    let report = run_default(Mode::ApiKey, &gw, &[]).await;
     let c = get(&report, "limits.usage");
     assert!(
         !c.ok && c.detail.contains("500") && c.hint.is_some(),

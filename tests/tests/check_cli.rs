@@ -39,6 +39,27 @@ async fn run_cli(home: &Path, env: Vec<(String, String)>, args: &[&str]) -> Outp
     .unwrap()
 }
 
+/// Asserts the run exited with `code`, showing `case` and the output otherwise.
+fn exits(out: &Output, code: i32, case: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{case}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The JSON report the run printed.
+fn json_of(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not a JSON report ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
 fn assert_clean(out: &Output, secrets: &[String]) {
     let all = format!(
         "{}{}",
@@ -64,13 +85,8 @@ async fn json_report_and_exit_codes_in_each_mode() {
             &["--json", "--origin", ALLOWED],
         )
         .await;
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{mode:?}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        exits(&out, 0, &format!("{mode:?}"));
+        let report = json_of(&out);
         assert_eq!(report["ok"], true);
         let checks = report["checks"].as_array().unwrap();
         assert!(checks
@@ -88,8 +104,8 @@ async fn json_report_and_exit_codes_in_each_mode() {
         &["--json", "--origin", "https://evil.example"],
     )
     .await;
-    assert_eq!(out.status.code(), Some(1));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    exits(&out, 1, "a refused origin");
+    let report = json_of(&out);
     assert_eq!(
         (report["ok"].as_bool(), report["mode"].as_str()),
         (Some(false), Some("localSign"))
@@ -116,7 +132,7 @@ async fn human_output_marks_each_check_and_indents_hints() {
         &["--origin", "https://evil.example"],
     )
     .await;
-    assert_eq!(out.status.code(), Some(1));
+    exits(&out, 1, "human output with a refused origin");
     let text = String::from_utf8(out.stdout.clone()).unwrap();
     assert!(
         text.lines().any(|l| l.starts_with("✓ config.mode")),
@@ -139,8 +155,8 @@ async fn an_unresolvable_key_or_an_unreadable_settings_file_is_a_failing_report_
     let legacy = "bh_live_0123456789abcdef0123456789abcdef";
     let env = with(env_for(Mode::ApiKey, &gw), &[("BEHEST_KEY", legacy)]);
     let out = run_cli(home.path(), env, &["--json"]).await;
-    assert_eq!(out.status.code(), Some(1));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    exits(&out, 1, "a legacy key");
+    let report = json_of(&out);
     assert_eq!(report["mode"], "unknown");
     let key = check_named(&report, "config.key");
     assert!(key["hint"].as_str().unwrap().contains("BEHEST_KEY"));
@@ -152,19 +168,14 @@ async fn an_unresolvable_key_or_an_unreadable_settings_file_is_a_failing_report_
     std::fs::write(&settings, "not json").unwrap();
     for args in [&["--json", "--origin", ALLOWED][..], &[][..]] {
         let out = run_cli(home.path(), env_for(Mode::ApiKey, &gw), args).await;
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        exits(&out, 1, "an unreadable settings file");
         assert_clean(&out, &secrets_of(&gw));
         if args.is_empty() {
             let text = String::from_utf8_lossy(&out.stdout);
             assert!(text.starts_with("✗ config.settings"), "{text}");
             continue;
         }
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let report = json_of(&out);
         assert_eq!(
             (report["ok"].as_bool(), report["mode"].as_str()),
             (Some(false), Some("unknown"))
@@ -188,12 +199,12 @@ async fn an_unresolvable_key_or_an_unreadable_settings_file_is_a_failing_report_
     std::fs::remove_file(&settings).unwrap();
     std::fs::create_dir(&settings).unwrap();
     let out = run_cli(home.path(), env_for(Mode::ApiKey, &gw), &["--json"]).await;
-    assert_eq!(out.status.code(), Some(1));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    exits(&out, 1, "a settings path that is a directory");
+    let report = json_of(&out);
     assert_eq!(report["checks"][0]["name"], "config.settings");
     // Only a malformed command line is a usage error (2), as for every command.
     let out = run_cli(home.path(), vec![], &["--no-such-flag"]).await;
-    assert_eq!(out.status.code(), Some(2));
+    exits(&out, 2, "an unknown flag");
     gw.shutdown().await;
 }
 
@@ -222,8 +233,8 @@ async fn the_mode_and_base_url_name_their_source_env_or_settings_file() {
     let home = tempfile::tempdir().unwrap();
     // Environment.
     let out = run_cli(home.path(), env_for(Mode::ApiKey, &gw), &["--json"]).await;
-    assert_eq!(out.status.code(), Some(0));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    exits(&out, 0, "the key from the environment");
+    let report = json_of(&out);
     assert_eq!(
         detail(&report, "config.mode"),
         "apiKey, from BEHEST_KEY (environment)"
@@ -248,13 +259,8 @@ async fn the_mode_and_base_url_name_their_source_env_or_settings_file() {
         c.session_token.expose().to_string(),
     )];
     let out = run_cli(home.path(), env, &["--json"]).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    exits(&out, 0, "the token endpoint from the settings file");
+    let report = json_of(&out);
     assert_eq!(report["mode"], "tokenEndpoint");
     assert_eq!(
         detail(&report, "config.mode"),
@@ -298,13 +304,8 @@ async fn a_key_stored_in_the_os_keyring_is_named_as_the_source() {
     let out = run_cli(home.path(), env, &["--json"]).await;
     // Best effort: the service name is random, a leftover entry harms nothing.
     let _cleanup = store.delete(KEY).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    exits(&out, 0, "the key from the OS keyring");
+    let report = json_of(&out);
     assert_eq!(
         detail(&report, "config.mode"),
         "apiKey, from the key stored in the OS keyring"
@@ -326,13 +327,8 @@ async fn the_control_plane_comes_from_the_flag_or_behest_control_plane_url() {
         &["--json", "--control-plane", &gw.base_url()],
     )
     .await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    exits(&out, 0, "the control plane from the flag");
+    let report = json_of(&out);
     assert_eq!(check_named(&report, "verify.controlPlane")["ok"], true);
     assert!(detail(&report, "verify.controlPlane").contains(&gw.base_url()));
     // The variable: another gateway publishes a different key under that kid.
@@ -342,8 +338,8 @@ async fn the_control_plane_comes_from_the_flag_or_behest_control_plane_url() {
         &[("BEHEST_CONTROL_PLANE_URL", other_url.as_str())],
     );
     let out = run_cli(home.path(), env.clone(), &["--json"]).await;
-    assert_eq!(out.status.code(), Some(1));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    exits(&out, 1, "the control plane from BEHEST_CONTROL_PLANE_URL");
+    let report = json_of(&out);
     let cp = check_named(&report, "verify.controlPlane");
     assert_eq!(cp["ok"], false);
     assert!(cp["hint"]
@@ -357,10 +353,10 @@ async fn the_control_plane_comes_from_the_flag_or_behest_control_plane_url() {
         &["--json", "--control-plane", &gw.base_url()],
     )
     .await;
-    assert_eq!(out.status.code(), Some(0));
+    exits(&out, 0, "the flag over the variable");
     // Neither: not run.
     let out = run_cli(home.path(), env_for(Mode::ApiKey, &gw), &["--json"]).await;
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = json_of(&out);
     assert!(report["checks"]
         .as_array()
         .unwrap()

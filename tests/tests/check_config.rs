@@ -26,13 +26,7 @@ fn openssl_pem(args: &[&str]) -> String {
 #[tokio::test]
 async fn api_key_with_a_bad_shape_fails_config_key_and_skips_the_token() {
     let gw = gateway(|_| {}).await;
-    let report = run_mode(
-        Mode::ApiKey,
-        &gw,
-        &[("BEHEST_KEY", "behest_sk_live_0123")],
-        &options(),
-    )
-    .await;
+    let report = run_default(Mode::ApiKey, &gw, &[("BEHEST_KEY", "behest_sk_live_0123")]).await;
     fails_naming(&report, "config.key", "BEHEST_KEY");
     skipped_by(&report, "token.mint", "config.key");
     skipped_by(&report, "chat.completion", "token.mint");
@@ -49,8 +43,7 @@ async fn legacy_or_unknown_key_prefix_cannot_resolve_and_names_behest_key() {
         "bh_live_0123456789abcdef0123456789abcdef",
         "behest_sk_test_0123456789abcdef0123456789abcdef",
     ] {
-        let mut o = options();
-        o.origins = vec!["https://app.example.com".into()];
+        let o = options_with_origins(&["https://app.example.com"]);
         let report = run_mode(Mode::ApiKey, &gw, &[("BEHEST_KEY", key)], &o).await;
         assert_eq!(report.mode, "unknown");
         fails_naming(&report, "config.key", "BEHEST_KEY");
@@ -69,13 +62,7 @@ async fn an_ec_key_is_not_an_rsa_key() {
         pem.contains("BEGIN PRIVATE KEY"),
         "expected a PKCS#8 EC key"
     );
-    let report = run_mode(
-        Mode::LocalSign,
-        &gw,
-        &[("BEHEST_KEY", &sign_key(&pem))],
-        &options(),
-    )
-    .await;
+    let report = run_default(Mode::LocalSign, &gw, &[("BEHEST_KEY", &sign_key(&pem))]).await;
     assert_eq!(report.mode, "localSign");
     fails_naming(&report, "config.key", "BEHEST_KEY");
     skipped_by(&report, "token.mint", "config.key");
@@ -89,13 +76,7 @@ async fn an_ec_key_is_not_an_rsa_key() {
 async fn an_rsa_key_under_2048_bits_is_refused() {
     let gw = gateway(|_| {}).await;
     let pem = openssl_pem(&["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"]);
-    let report = run_mode(
-        Mode::LocalSign,
-        &gw,
-        &[("BEHEST_KEY", &sign_key(&pem))],
-        &options(),
-    )
-    .await;
+    let report = run_default(Mode::LocalSign, &gw, &[("BEHEST_KEY", &sign_key(&pem))]).await;
     fails_naming(&report, "config.key", "BEHEST_KEY");
     skipped_by(&report, "token.mint", "config.key");
     gw.shutdown().await;
@@ -104,29 +85,24 @@ async fn an_rsa_key_under_2048_bits_is_refused() {
 #[tokio::test]
 async fn missing_signing_ids_name_their_variables() {
     let gw = gateway(|_| {}).await;
-    let pairs: Vec<_> = env_for(Mode::LocalSign, &gw)
-        .into_iter()
-        .filter(|(k, _)| k != "BEHEST_KID")
-        .collect();
-    let report = run_pairs(&pairs, &options()).await;
-    fails_naming(&report, "config.ids", "BEHEST_KID");
-    let pairs: Vec<_> = env_for(Mode::LocalSign, &gw)
-        .into_iter()
-        .filter(|(k, _)| k != "BEHEST_PROJECT_ID")
-        .collect();
-    let report = run_pairs(&pairs, &options()).await;
-    fails_naming(&report, "config.ids", "BEHEST_PROJECT_ID");
+    for missing in ["BEHEST_KID", "BEHEST_PROJECT_ID"] {
+        let pairs: Vec<_> = env_for(Mode::LocalSign, &gw)
+            .into_iter()
+            .filter(|(k, _)| k != missing)
+            .collect();
+        let report = run_pairs(&pairs, &options()).await;
+        fails_naming(&report, "config.ids", missing);
+    }
     gw.shutdown().await;
 }
 
 #[tokio::test]
 async fn plain_http_to_a_remote_host_is_refused() {
     let gw = gateway(|_| {}).await;
-    let report = run_mode(
+    let report = run_default(
         Mode::ApiKey,
         &gw,
         &[("BEHEST_BASE_URL", "http://amber-fox-042.behest.app")],
-        &options(),
     )
     .await;
     fails_naming(&report, "config.baseUrl", "BEHEST_BASE_URL");
@@ -144,8 +120,7 @@ async fn a_base_url_that_refuses_connections() {
         .unwrap()
         .port();
     let dead = format!("http://127.0.0.1:{port}");
-    let mut o = options();
-    o.origins = vec!["https://app.example.com".into()];
+    let o = options_with_origins(&["https://app.example.com"]);
     let report = run_mode(Mode::ApiKey, &gw, &[("BEHEST_BASE_URL", &dead)], &o).await;
     passes(&report, "config.baseUrl");
     fails_naming(&report, "config.reachable", "BEHEST_BASE_URL");
@@ -155,13 +130,7 @@ async fn a_base_url_that_refuses_connections() {
     skipped_by(&report, "verify.jwks", "config.reachable");
     skipped_by(&report, "cors:https://app.example.com", "config.reachable");
     // Local signing needs no server: the token is still signed and inspected.
-    let report = run_mode(
-        Mode::LocalSign,
-        &gw,
-        &[("BEHEST_BASE_URL", &dead)],
-        &options(),
-    )
-    .await;
+    let report = run_default(Mode::LocalSign, &gw, &[("BEHEST_BASE_URL", &dead)]).await;
     fails_naming(&report, "config.reachable", "BEHEST_BASE_URL");
     passes(&report, "token.mint");
     passes(&report, "token.claims");

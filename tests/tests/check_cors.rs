@@ -21,8 +21,7 @@ async fn allowed_and_refused_origins() {
             c.refuse_origin_with_403 = refuse_with_403;
         })
         .await;
-        let mut o = options();
-        o.origins = vec![ALLOWED.into(), GLOB.into(), REFUSED.into()];
+        let o = options_with_origins(&[ALLOWED, GLOB, REFUSED]);
         let report = run_mode(Mode::ApiKey, &gw, &[], &o).await;
         for origin in [ALLOWED, GLOB] {
             let name = format!("cors:{origin}");
@@ -79,8 +78,7 @@ async fn allowed_and_refused_origins() {
 #[tokio::test]
 async fn a_malformed_origin_names_the_flag() {
     let gw = gateway(|_| {}).await;
-    let mut o = options();
-    o.origins = vec!["https://app.example.com/path".into()];
+    let o = options_with_origins(&["https://app.example.com/path"]);
     let report = run_mode(Mode::ApiKey, &gw, &[], &o).await;
     fails_naming(&report, "cors:https://app.example.com/path", "--origin");
     gw.shutdown().await;

@@ -31,8 +31,7 @@ const ALL_COMMON: [&str; 17] = [
 async fn all_pass(mode: Mode) {
     let gw =
         gateway(|c| c.projects[0].allowed_origins = vec!["https://app.example.com".into()]).await;
-    let mut o = options();
-    o.origins = vec!["https://app.example.com".into()];
+    let o = options_with_origins(&["https://app.example.com"]);
     let report = run_mode(mode, &gw, &[], &o).await;
     assert!(report.ok, "{report:#?}");
     for name in ALL_COMMON {

@@ -4,9 +4,6 @@
 
 mod check_support;
 
-use std::sync::Arc;
-
-use behest_desktop::core::auth::ManualClock;
 use check_support::*;
 
 #[tokio::test]
@@ -52,14 +49,14 @@ fn assert_hint_lacks(report: &behest_desktop::core::check::CheckReport, name: &s
 async fn a_ttl_under_a_minute_is_flagged() {
     let gw = gateway(|_| {}).await;
     // Local signing signs whatever it is told; the check flags it.
-    let report = run_mode(Mode::LocalSign, &gw, &[("BEHEST_TTL", "30")], &options()).await;
+    let report = run_default(Mode::LocalSign, &gw, &[("BEHEST_TTL", "30")]).await;
     passes(&report, "token.mint");
     fails_naming(&report, "token.lifetime", "BEHEST_TTL");
     assert!(get(&report, "token.lifetime")
         .detail
         .contains("ttl outside 60 to 86400 s"));
     // The mint refuses it outright.
-    let report = run_mode(Mode::ApiKey, &gw, &[("BEHEST_TTL", "30")], &options()).await;
+    let report = run_default(Mode::ApiKey, &gw, &[("BEHEST_TTL", "30")]).await;
     fails_naming(&report, "token.mint", "BEHEST_TTL");
     skipped_by(&report, "token.claims", "token.mint");
     skipped_by(&report, "chat.completion", "token.mint");
@@ -70,8 +67,7 @@ async fn a_ttl_under_a_minute_is_flagged() {
 async fn clock_skew_over_a_minute_is_flagged_both_ways() {
     let gw = gateway(|_| {}).await;
     for offset in [600, -600] {
-        let mut o = options();
-        o.clock = Arc::new(ManualClock::new(now() + offset));
+        let o = options_skewed(offset);
         let report = run_mode(Mode::ApiKey, &gw, &[], &o).await;
         fails_naming(&report, "token.clock", "timedatectl set-ntp true");
         let want = if offset > 0 { "ahead" } else { "behind" };
@@ -80,8 +76,7 @@ async fn clock_skew_over_a_minute_is_flagged_both_ways() {
         passes(&report, "token.lifetime");
     }
     // Locally signed tokens inherit the skew and are refused.
-    let mut o = options();
-    o.clock = Arc::new(ManualClock::new(now() + 600));
+    let o = options_skewed(600);
     let report = run_mode(Mode::LocalSign, &gw, &[], &o).await;
     fails_naming(&report, "token.clock", "timedatectl set-ntp true");
     fails_naming(&report, "token.lifetime", "timedatectl set-ntp true");
@@ -92,8 +87,7 @@ async fn clock_skew_over_a_minute_is_flagged_both_ways() {
 #[tokio::test]
 async fn a_small_skew_passes() {
     let gw = gateway(|_| {}).await;
-    let mut o = options();
-    o.clock = Arc::new(ManualClock::new(now() + 20));
+    let o = options_skewed(20);
     let report = run_mode(Mode::LocalSign, &gw, &[], &o).await;
     passes(&report, "token.clock");
     passes(&report, "token.lifetime");
@@ -104,13 +98,7 @@ async fn a_small_skew_passes() {
 #[tokio::test]
 async fn a_wrong_audience_names_behest_audience() {
     let gw = gateway(|_| {}).await;
-    let report = run_mode(
-        Mode::LocalSign,
-        &gw,
-        &[("BEHEST_AUDIENCE", "not-behest")],
-        &options(),
-    )
-    .await;
+    let report = run_default(Mode::LocalSign, &gw, &[("BEHEST_AUDIENCE", "not-behest")]).await;
     fails_naming(&report, "token.claims", "BEHEST_AUDIENCE");
     // Verification is about the signature: it still passes; the gateway refuses the chat.
     passes(&report, "verify.signature");
@@ -121,11 +109,10 @@ async fn a_wrong_audience_names_behest_audience() {
 #[tokio::test]
 async fn a_wrong_issuer_names_behest_issuer() {
     let gw = gateway(|_| {}).await;
-    let report = run_mode(
+    let report = run_default(
         Mode::LocalSign,
         &gw,
         &[("BEHEST_ISSUER", "https://issuer.example")],
-        &options(),
     )
     .await;
     fails_naming(&report, "token.claims", "BEHEST_ISSUER");
@@ -137,7 +124,7 @@ async fn a_wrong_issuer_names_behest_issuer() {
 async fn a_refused_api_key_names_behest_key() {
     let gw = gateway(|_| {}).await;
     let unknown = "behest_sk_live_0123456789abcdef0123456789abcdef";
-    let report = run_mode(Mode::ApiKey, &gw, &[("BEHEST_KEY", unknown)], &options()).await;
+    let report = run_default(Mode::ApiKey, &gw, &[("BEHEST_KEY", unknown)]).await;
     passes(&report, "config.key");
     fails_naming(&report, "token.mint", "BEHEST_KEY");
     skipped_by(&report, "verify.kid", "token.mint");
@@ -148,11 +135,10 @@ async fn a_refused_api_key_names_behest_key() {
 #[tokio::test]
 async fn a_refused_session_credential_names_behest_session_token() {
     let gw = gateway(|_| {}).await;
-    let report = run_mode(
+    let report = run_default(
         Mode::TokenEndpoint,
         &gw,
         &[("BEHEST_SESSION_TOKEN", "sess_not_a_real_one")],
-        &options(),
     )
     .await;
     fails_naming(&report, "token.mint", "BEHEST_SESSION_TOKEN");

@@ -11,7 +11,7 @@ use check_support::*;
 async fn an_unknown_kid_names_behest_kid() {
     let gw = gateway(|_| {}).await;
     assert!(gw.remove_kid(&gw.credentials().kid));
-    let report = run_mode(Mode::LocalSign, &gw, &[], &options()).await;
+    let report = run_default(Mode::LocalSign, &gw, &[]).await;
     passes(&report, "verify.jwks");
     fails_naming(&report, "verify.kid", "BEHEST_KID");
     skipped_by(&report, "verify.signature", "verify.kid");
@@ -25,11 +25,10 @@ async fn a_key_whose_public_half_is_not_in_the_jwks_names_behest_key() {
     let gw = gateway(|_| {}).await;
     let other = RsaKey::generate().unwrap();
     let pem = other.private_pem();
-    let report = run_mode(
+    let report = run_default(
         Mode::LocalSign,
         &gw,
         &[("BEHEST_KEY", &sign_key(pem.expose()))],
-        &options(),
     )
     .await;
     passes(&report, "config.key");
@@ -61,7 +60,7 @@ async fn a_wrong_tenant_or_project_is_named_by_the_chat_check() {
             "prj_wrong",
         ),
     ] {
-        let report = run_mode(Mode::LocalSign, &gw, &[(var, value)], &options()).await;
+        let report = run_default(Mode::LocalSign, &gw, &[(var, value)]).await;
         passes(&report, "verify.signature");
         passes(&report, "verify.publicKey");
         fails_naming(&report, "chat.completion", var);
@@ -102,7 +101,7 @@ async fn the_control_plane_jwks_is_checked_when_configured() {
     let report = run_mode(Mode::LocalSign, &gw, &[], &o).await;
     passes(&report, "verify.controlPlane");
     // Not configured: not run.
-    let report = run_mode(Mode::ApiKey, &gw, &[], &options()).await;
+    let report = run_default(Mode::ApiKey, &gw, &[]).await;
     assert!(report.get("verify.controlPlane").is_none());
     other.shutdown().await;
     gw.shutdown().await;

@@ -332,14 +332,7 @@ async fn removing_a_kid_kills_its_tokens_immediately() {
     assert_eq!(status_and_code(&gw, &token).await.0, 200);
     assert!(gw.remove_kid(&kid));
     assert_eq!(status_and_code(&gw, &token).await.0, 401);
-    let jwks: Value = client()
-        .get(format!("{}/.well-known/jwks.json", gw.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = get_json(&gw, "/.well-known/jwks.json").await;
     assert!(jwks["keys"]
         .as_array()
         .unwrap()

@@ -154,29 +154,19 @@ async fn threads_are_created_by_chat_and_scoped_to_the_user() {
         .text()
         .await
         .unwrap();
-    let get = |tok: &str, path: &str| c.get(format!("{base}{path}")).bearer_auth(tok).send();
-    let list: Value = get(&alice, "/v1/threads")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let get_req = |tok: &str, path: &str| c.get(format!("{base}{path}")).bearer_auth(tok);
+    let get = |tok: &str, path: &str| get_req(tok, path).send();
+    let list = json_of(get_req(&alice, "/v1/threads")).await;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     assert_eq!(list[0]["id"], "thread_2026_04_12_abc");
     assert_eq!(list[0]["title"], "first question");
-    let one: Value = get(&alice, "/v1/threads/thread_2026_04_12_abc")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one = json_of(get_req(&alice, "/v1/threads/thread_2026_04_12_abc")).await;
     assert_eq!(one["message_count"], 4);
-    let msgs: Value = get(&alice, "/v1/threads/thread_2026_04_12_abc/messages")
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let msgs = json_of(get_req(
+        &alice,
+        "/v1/threads/thread_2026_04_12_abc/messages",
+    ))
+    .await;
     let roles: Vec<&str> = msgs
         .as_array()
         .unwrap()
@@ -192,15 +182,7 @@ async fn threads_are_created_by_chat_and_scoped_to_the_user() {
         "streamed reply stored"
     );
     // Bob sees nothing of Alice's.
-    assert_eq!(
-        get(&bob, "/v1/threads")
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap(),
-        json!([])
-    );
+    assert_eq!(json_of(get_req(&bob, "/v1/threads")).await, json!([]));
     for path in [
         "/v1/threads/thread_2026_04_12_abc",
         "/v1/threads/thread_2026_04_12_abc/messages",
@@ -209,19 +191,13 @@ async fn threads_are_created_by_chat_and_scoped_to_the_user() {
         let r = get(&bob, path).await.unwrap();
         assert_eq!(r.status(), 404, "{path}");
     }
-    let del = c
-        .delete(format!("{base}/v1/threads/thread_2026_04_12_abc"))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(del.status(), 404);
-    let del = c
-        .delete(format!("{base}/v1/threads/thread_2026_04_12_abc"))
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .unwrap();
+    let delete = |tok: &str| {
+        c.delete(format!("{base}/v1/threads/thread_2026_04_12_abc"))
+            .bearer_auth(tok)
+            .send()
+    };
+    assert_eq!(delete(&bob).await.unwrap().status(), 404);
+    let del = delete(&alice).await.unwrap();
     assert_eq!(del.status(), 204);
     assert!(del.bytes().await.unwrap().is_empty());
     assert_eq!(
@@ -231,15 +207,7 @@ async fn threads_are_created_by_chat_and_scoped_to_the_user() {
             .status(),
         404
     );
-    assert_eq!(
-        get(&alice, "/v1/threads")
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap(),
-        json!([])
-    );
+    assert_eq!(json_of(get_req(&alice, "/v1/threads")).await, json!([]));
     // Unauthenticated thread routes are 401.
     assert_eq!(
         c.get(format!("{base}/v1/threads"))
@@ -262,33 +230,24 @@ async fn usage_in_sdk_and_docs_shapes() {
         .await
         .unwrap();
     let total = c["usage"]["total_tokens"].as_u64().unwrap();
-    let get = |path: String, tok: &str| {
+    let get_req = |path: String, tok: &str| {
         client()
             .get(format!("{}{path}", gw.base_url()))
             .bearer_auth(tok)
-            .send()
     };
-    let u: Value = get("/v1/usage?granularity=hour".into(), &alice)
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let get = |path: String, tok: &str| get_req(path, tok).send();
+    let u = json_of(get_req("/v1/usage?granularity=hour".into(), &alice)).await;
     assert_eq!(u["totals"]["tokens"].as_u64(), Some(total));
     assert_eq!(u["breakdown"][0]["tokens"].as_u64(), Some(total));
     assert!(u["breakdown"][0]["timestamp"]
         .as_str()
         .unwrap()
         .ends_with('Z'));
-    let b: Value = get(
+    let b = json_of(get_req(
         "/v1/billing/usage?from=2020-01-01&to=2100-01-01".into(),
         &alice,
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    ))
+    .await;
     assert_eq!(b["project_id"], gw.credentials().project_id.as_str());
     assert_eq!(b["platform"]["requests"], 1);
     assert_eq!(b["platform"]["input_tokens"], c["usage"]["prompt_tokens"]);
@@ -300,12 +259,7 @@ async fn usage_in_sdk_and_docs_shapes() {
     assert_eq!(b["byok"]["requests"], 0);
     // Another user sees zero, and may not read Alice's.
     let bob = token(&gw, "bob", None).await;
-    let u: Value = get("/v1/usage".into(), &bob)
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let u = json_of(get_req("/v1/usage".into(), &bob)).await;
     assert_eq!(u["totals"]["tokens"], 0);
     assert_eq!(
         get("/v1/usage?user_id=alice".into(), &bob)

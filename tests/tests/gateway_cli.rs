@@ -6,6 +6,8 @@
 //! (`cargo build -p behest-desktop`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod gateway_support;
+
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -13,6 +15,7 @@ use behest_desktop::core::gateway::{Gateway, GatewayConfig};
 use behest_desktop::core::keys::RsaKey;
 use behest_desktop::core::protocol::is_api_key;
 use futures_util::StreamExt as _;
+use gateway_support::{chat_request, json_of};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
@@ -71,16 +74,13 @@ async fn terminate(child: Child, out: BufReader<ChildStdout>) {
 
 /// Mints a token for `user` with the announced API key.
 async fn mint(a: &Value, user: &str) -> String {
-    let m: Value = reqwest::Client::new()
-        .post(format!("{}/v1/auth/mint", a["base_url"].as_str().unwrap()))
-        .bearer_auth(a["api_key"].as_str().unwrap())
-        .json(&json!({"user_id": user}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m = json_of(
+        reqwest::Client::new()
+            .post(format!("{}/v1/auth/mint", a["base_url"].as_str().unwrap()))
+            .bearer_auth(a["api_key"].as_str().unwrap())
+            .json(&json!({"user_id": user})),
+    )
+    .await;
     m["jwt"].as_str().unwrap().to_string()
 }
 
@@ -113,29 +113,15 @@ async fn the_announced_credentials_work_in_every_mode() {
     );
     let c = reqwest::Client::new();
     let chat = |token: String| {
-        c.post(format!("{base}/v1/chat/completions"))
-            .bearer_auth(token)
-            .json(&json!({"messages": [{"role": "user", "content": "hi"}]}))
-            .send()
+        chat_request(
+            base,
+            &token,
+            &json!({"messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .send()
     };
     // API-key mode.
-    let m: Value = c
-        .post(format!("{base}/v1/auth/mint"))
-        .bearer_auth(a["api_key"].as_str().unwrap())
-        .json(&json!({"user_id": "alice"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        chat(m["jwt"].as_str().unwrap().to_string())
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(chat(mint(&a, "alice").await).await.unwrap().status(), 200);
     // Local-sign mode with the announced tenant key.
     let key = RsaKey::from_pem(a["signing_key_pem"].as_str().unwrap()).unwrap();
     let now = std::time::SystemTime::now()
@@ -152,15 +138,11 @@ async fn the_announced_credentials_work_in_every_mode() {
         .unwrap();
     assert_eq!(chat(signed).await.unwrap().status(), 200);
     // Token-endpoint mode.
-    let b: Value = c
-        .post(a["token_url"].as_str().unwrap())
-        .bearer_auth(a["session_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let b = json_of(
+        c.post(a["token_url"].as_str().unwrap())
+            .bearer_auth(a["session_token"].as_str().unwrap()),
+    )
+    .await;
     assert_eq!(
         chat(b["token"].as_str().unwrap().to_string())
             .await
@@ -273,13 +255,14 @@ async fn host_binds_that_address_only() {
     assert!(base.starts_with("http://127.0.0.2:"), "{base}");
     let port = base.rsplit(':').next().unwrap().to_string();
     let token = mint(&a, "alice").await;
-    let r = reqwest::Client::new()
-        .post(format!("{base}/v1/chat/completions"))
-        .bearer_auth(&token)
-        .json(&json!({"messages": [{"role": "user", "content": "on .2"}]}))
-        .send()
-        .await
-        .unwrap();
+    let r = chat_request(
+        &base,
+        &token,
+        &json!({"messages": [{"role": "user", "content": "on .2"}]}),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(
         a["token_url"].as_str().unwrap(),
@@ -311,19 +294,12 @@ async fn upstream_relays_chats_to_another_server() {
     )
     .await;
     let token = mint(&a, "alice").await;
-    let c: Value = reqwest::Client::new()
-        .post(format!(
-            "{}/v1/chat/completions",
-            a["base_url"].as_str().unwrap()
-        ))
-        .bearer_auth(&token)
-        .json(&json!({"messages": [{"role": "user", "content": "through the binary"}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let c = json_of(chat_request(
+        a["base_url"].as_str().unwrap(),
+        &token,
+        &json!({"messages": [{"role": "user", "content": "through the binary"}]}),
+    ))
+    .await;
     let text = c["choices"][0]["message"]["content"].as_str().unwrap();
     assert!(text.contains("> through the binary"), "{text}");
     // The upstream answered it: one chat, under the relay's bearer (never the user's token).
@@ -353,13 +329,14 @@ async fn sigterm_ends_a_stream_in_flight_cleanly_and_exits() {
     let (child, out, a) = launch(&["--port", "0", "--rate", "5"]).await;
     let base = a["base_url"].as_str().unwrap().to_string();
     let token = mint(&a, "alice").await;
-    let r = reqwest::Client::new()
-        .post(format!("{base}/v1/chat/completions"))
-        .bearer_auth(&token)
-        .json(&json!({"messages": [{"role": "user", "content": "slow"}], "stream": true}))
-        .send()
-        .await
-        .unwrap();
+    let r = chat_request(
+        &base,
+        &token,
+        &json!({"messages": [{"role": "user", "content": "slow"}], "stream": true}),
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(r.status(), 200);
     let mut body = r.bytes_stream();
     let mut seen = String::new();

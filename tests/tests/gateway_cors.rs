@@ -4,6 +4,7 @@
 
 mod gateway_support;
 
+use behest_desktop::core::gateway::GatewayHandle;
 use gateway_support::*;
 use reqwest::Method;
 
@@ -23,11 +24,25 @@ async fn preflight(base: &str, origin: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// A gateway whose project allows `ORIGINS`.
+async fn start_with_origins() -> GatewayHandle {
+    start(|c| c.projects[0].allowed_origins = ORIGINS.iter().map(|s| s.to_string()).collect()).await
+}
+
+/// A chat POST from `origin`; with `token`, authorized and with a one-message body.
+async fn chat_from(base: &str, origin: &str, token: Option<&str>) -> reqwest::Response {
+    let mut request = client()
+        .post(format!("{base}/v1/chat/completions"))
+        .header("origin", origin);
+    if let Some(t) = token {
+        request = request.bearer_auth(t).json(&chat_body("x", false));
+    }
+    request.send().await.unwrap()
+}
+
 #[tokio::test]
 async fn allowed_origins_get_preflight_and_response_headers() {
-    let gw =
-        start(|c| c.projects[0].allowed_origins = ORIGINS.iter().map(|s| s.to_string()).collect())
-            .await;
+    let gw = start_with_origins().await;
     let base = gw.base_url();
     for origin in ["https://app.example.com", "https://app-pr-7.vercel.app"] {
         let r = preflight(&base, origin).await;
@@ -47,14 +62,7 @@ async fn allowed_origins_get_preflight_and_response_headers() {
         assert!(h.contains_key("x-trace-id"));
     }
     let t = token(&gw, "alice", None).await;
-    let r = client()
-        .post(format!("{base}/v1/chat/completions"))
-        .header("origin", "https://app.example.com")
-        .bearer_auth(&t)
-        .json(&chat_body("x", false))
-        .send()
-        .await
-        .unwrap();
+    let r = chat_from(&base, "https://app.example.com", Some(&t)).await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.headers()["access-control-allow-origin"],
@@ -65,12 +73,7 @@ async fn allowed_origins_get_preflight_and_response_headers() {
         "X-Trace-Id, X-Request-Id, Retry-After"
     );
     // Errors to an allowed origin are readable too.
-    let r = client()
-        .post(format!("{base}/v1/chat/completions"))
-        .header("origin", "https://app.example.com")
-        .send()
-        .await
-        .unwrap();
+    let r = chat_from(&base, "https://app.example.com", None).await;
     assert_eq!(r.status(), 401);
     assert_eq!(
         r.headers()["access-control-allow-origin"],
@@ -81,9 +84,7 @@ async fn allowed_origins_get_preflight_and_response_headers() {
 
 #[tokio::test]
 async fn refused_origins_get_no_cors_headers_and_native_clients_are_unaffected() {
-    let gw =
-        start(|c| c.projects[0].allowed_origins = ORIGINS.iter().map(|s| s.to_string()).collect())
-            .await;
+    let gw = start_with_origins().await;
     let base = gw.base_url();
     for origin in [
         "https://evil.example",
@@ -98,14 +99,7 @@ async fn refused_origins_get_no_cors_headers_and_native_clients_are_unaffected()
         );
     }
     let t = token(&gw, "alice", None).await;
-    let r = client()
-        .post(format!("{base}/v1/chat/completions"))
-        .header("origin", "https://evil.example")
-        .bearer_auth(&t)
-        .json(&chat_body("x", false))
-        .send()
-        .await
-        .unwrap();
+    let r = chat_from(&base, "https://evil.example", Some(&t)).await;
     assert_eq!(r.status(), 200);
     assert!(!r.headers().contains_key("access-control-allow-origin"));
     let r = chat(&gw, &t, &chat_body("x", false)).await;
@@ -119,14 +113,7 @@ async fn refused_origins_get_no_cors_headers_and_native_clients_are_unaffected()
     })
     .await;
     let t = token(&gw, "alice", None).await;
-    let r = client()
-        .post(format!("{}/v1/chat/completions", gw.base_url()))
-        .header("origin", "https://evil.example")
-        .bearer_auth(&t)
-        .json(&chat_body("x", false))
-        .send()
-        .await
-        .unwrap();
+    let r = chat_from(&gw.base_url(), "https://evil.example", Some(&t)).await;
     assert_eq!(r.status(), 403);
     assert_eq!(
         preflight(&gw.base_url(), "https://evil.example")

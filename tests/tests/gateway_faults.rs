@@ -79,74 +79,48 @@ async fn scripted_statuses_per_route_with_headers_and_counts() {
         r.json::<Value>().await.unwrap()["error"]["details"]["tier"],
         "free"
     );
-    assert_eq!(
-        chat(&gw, &t, &chat_body("x", false)).await.status(),
-        200,
-        "queue drained"
-    );
+    assert_eq!(chat_status(&gw, &t).await, 200, "queue drained");
     // Other routes.
     let c = client();
     let base = gw.base_url();
-    f.push(Route::Mint, Fault::status(500)).unwrap();
-    f.push(Route::Jwks, Fault::status(502)).unwrap();
-    f.push(Route::Threads, Fault::status(504)).unwrap();
-    f.push(Route::Usage, Fault::status(404)).unwrap();
-    f.push(Route::Models, Fault::status(401)).unwrap();
-    f.push(Route::Token, Fault::status(403)).unwrap();
     let key = gw.credentials().api_key;
-    assert_eq!(
-        c.post(format!("{base}/v1/auth/mint"))
-            .bearer_auth(key.expose())
-            .json(&json!({"user_id": "a"}))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        500
-    );
-    assert_eq!(
-        c.get(format!("{base}/.well-known/jwks.json"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        502
-    );
-    assert_eq!(
-        c.get(format!("{base}/v1/threads"))
-            .bearer_auth(&t)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        504
-    );
-    assert_eq!(
-        c.get(format!("{base}/v1/usage"))
-            .bearer_auth(&t)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
-    assert_eq!(
-        c.get(format!("{base}/v1/models"))
-            .bearer_auth(&t)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
-    assert_eq!(
-        c.post(gw.credentials().token_url)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        403
-    );
+    // Each route's fault is queued first; then one request per route meets it.
+    let routes = [
+        (
+            Route::Mint,
+            500,
+            c.post(format!("{base}/v1/auth/mint"))
+                .bearer_auth(key.expose())
+                .json(&json!({"user_id": "a"})),
+        ),
+        (
+            Route::Jwks,
+            502,
+            c.get(format!("{base}/.well-known/jwks.json")),
+        ),
+        (
+            Route::Threads,
+            504,
+            c.get(format!("{base}/v1/threads")).bearer_auth(&t),
+        ),
+        (
+            Route::Usage,
+            404,
+            c.get(format!("{base}/v1/usage")).bearer_auth(&t),
+        ),
+        (
+            Route::Models,
+            401,
+            c.get(format!("{base}/v1/models")).bearer_auth(&t),
+        ),
+        (Route::Token, 403, c.post(gw.credentials().token_url)),
+    ];
+    for (route, status, _) in &routes {
+        f.push(*route, Fault::status(*status)).unwrap();
+    }
+    for (route, status, request) in routes {
+        assert_eq!(request.send().await.unwrap().status(), status, "{route:?}");
+    }
     gw.shutdown().await;
 }
 
@@ -161,7 +135,7 @@ async fn delays_and_mint_latency() {
         )
         .unwrap();
     let started = Instant::now();
-    assert_eq!(chat(&gw, &t, &chat_body("x", false)).await.status(), 200);
+    assert_eq!(chat_status(&gw, &t).await, 200);
     assert!(started.elapsed() >= Duration::from_millis(150));
     gw.faults()
         .set_mint_latency(Duration::from_millis(120))
@@ -352,13 +326,9 @@ async fn admin_route_scripts_faults_only_when_enabled() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    assert_eq!(chat(&gw, &t, &chat_body("x", false)).await.status(), 502);
+    assert_eq!(chat_status(&gw, &t).await, 502);
     assert_eq!(c.delete(&admin).send().await.unwrap().status(), 204);
-    assert_eq!(
-        chat(&gw, &t, &chat_body("x", false)).await.status(),
-        200,
-        "cleared"
-    );
+    assert_eq!(chat_status(&gw, &t).await, 200, "cleared");
     assert_eq!(c.post(&admin).body("{").send().await.unwrap().status(), 400);
     assert_eq!(
         c.post(&admin)
@@ -406,7 +376,7 @@ async fn admin_route_scripts_faults_only_when_enabled() {
         .unwrap();
     assert_eq!(r.status(), 404);
     let t = token(&gw, "alice", None).await;
-    assert_eq!(chat(&gw, &t, &chat_body("x", false)).await.status(), 200);
+    assert_eq!(chat_status(&gw, &t).await, 200);
     let r = c
         .get(format!("{}/__behest/requests", gw.base_url()))
         .send()

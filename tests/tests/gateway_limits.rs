@@ -11,26 +11,27 @@ use serde_json::Value;
 
 const T0: i64 = 1_800_000_000 - 1_800_000_000 % 86_400 + 3_600 + 20; // 20 s into a minute
 
+/// Tier limits: requests per minute, requests per day, tokens per day.
+fn limits(rpm: u64, requests_per_day: u64, tokens_per_day: u64) -> TierLimits {
+    TierLimits {
+        rpm,
+        requests_per_day,
+        tokens_per_day,
+    }
+}
+
 #[tokio::test]
 async fn rate_limit_gives_429_with_retry_after_until_the_minute_resets() {
     let gw = start(|c| {
         c.clock_override = Some(T0);
-        c.projects[0].tier_limits.insert(
-            "free".into(),
-            TierLimits {
-                rpm: 2,
-                requests_per_day: 100,
-                tokens_per_day: 1_000_000,
-            },
-        );
+        c.projects[0]
+            .tier_limits
+            .insert("free".into(), limits(2, 100, 1_000_000));
     })
     .await;
     let alice = token(&gw, "alice", Some(1)).await;
     for _ in 0..2 {
-        assert_eq!(
-            chat(&gw, &alice, &chat_body("x", false)).await.status(),
-            200
-        );
+        assert_eq!(chat_status(&gw, &alice).await, 200);
     }
     let r = chat(&gw, &alice, &chat_body("x", false)).await;
     assert_eq!(r.status(), 429);
@@ -39,10 +40,10 @@ async fn rate_limit_gives_429_with_retry_after_until_the_minute_resets() {
     assert_eq!(code(&body), Some("rate_limited"));
     // Bob's quota is separate; pro-tier users have the pro limit.
     let bob = token(&gw, "bob", Some(1)).await;
-    assert_eq!(chat(&gw, &bob, &chat_body("x", false)).await.status(), 200);
+    assert_eq!(chat_status(&gw, &bob).await, 200);
     let pro = token(&gw, "carol", Some(2)).await;
     for _ in 0..3 {
-        assert_eq!(chat(&gw, &pro, &chat_body("x", false)).await.status(), 200);
+        assert_eq!(chat_status(&gw, &pro).await, 200);
     }
     gw.advance_clock(39);
     assert_eq!(
@@ -50,10 +51,7 @@ async fn rate_limit_gives_429_with_retry_after_until_the_minute_resets() {
         "1"
     );
     gw.advance_clock(1);
-    assert_eq!(
-        chat(&gw, &alice, &chat_body("x", false)).await.status(),
-        200
-    );
+    assert_eq!(chat_status(&gw, &alice).await, 200);
     gw.shutdown().await;
 }
 
@@ -61,30 +59,17 @@ async fn rate_limit_gives_429_with_retry_after_until_the_minute_resets() {
 async fn daily_caps_give_402_with_details() {
     let gw = start(|c| {
         c.clock_override = Some(T0);
-        c.projects[0].tier_limits.insert(
-            "free".into(),
-            TierLimits {
-                rpm: 1000,
-                requests_per_day: 2,
-                tokens_per_day: 1_000_000,
-            },
-        );
-        c.projects[0].tier_limits.insert(
-            "pro".into(),
-            TierLimits {
-                rpm: 1000,
-                requests_per_day: 1000,
-                tokens_per_day: 50,
-            },
-        );
+        c.projects[0]
+            .tier_limits
+            .insert("free".into(), limits(1000, 2, 1_000_000));
+        c.projects[0]
+            .tier_limits
+            .insert("pro".into(), limits(1000, 1000, 50));
     })
     .await;
     let alice = token(&gw, "alice", None).await; // no tier → free
     for _ in 0..2 {
-        assert_eq!(
-            chat(&gw, &alice, &chat_body("x", false)).await.status(),
-            200
-        );
+        assert_eq!(chat_status(&gw, &alice).await, 200);
     }
     let r = chat(&gw, &alice, &chat_body("x", false)).await;
     assert_eq!(r.status(), 402);
@@ -102,7 +87,7 @@ async fn daily_caps_give_402_with_details() {
     );
     // Tokens: one reply spends more than 50 tokens, the next request is refused.
     let pro = token(&gw, "dave", Some(2)).await;
-    assert_eq!(chat(&gw, &pro, &chat_body("x", false)).await.status(), 200);
+    assert_eq!(chat_status(&gw, &pro).await, 200);
     let body: Value = chat(&gw, &pro, &chat_body("x", false))
         .await
         .json()
@@ -118,18 +103,12 @@ async fn daily_caps_give_402_with_details() {
     );
     // A new day resets both (with fresh tokens: yesterday's have expired).
     gw.advance_clock(86_400);
-    assert_eq!(
-        chat(&gw, &alice, &chat_body("x", false)).await.status(),
-        401
-    );
+    assert_eq!(chat_status(&gw, &alice).await, 401);
     let (alice, pro) = (
         token(&gw, "alice", None).await,
         token(&gw, "dave", Some(2)).await,
     );
-    assert_eq!(
-        chat(&gw, &alice, &chat_body("x", false)).await.status(),
-        200
-    );
-    assert_eq!(chat(&gw, &pro, &chat_body("x", false)).await.status(), 200);
+    assert_eq!(chat_status(&gw, &alice).await, 200);
+    assert_eq!(chat_status(&gw, &pro).await, 200);
     gw.shutdown().await;
 }

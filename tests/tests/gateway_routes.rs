@@ -173,15 +173,12 @@ async fn jwks_lists_global_and_tenant_keys_and_models_need_a_token() {
         .unwrap();
     assert_eq!(models.status(), 401);
     let t = token(&gw, "alice", None).await;
-    let models: Value = client()
-        .get(format!("{}/v1/models", gw.base_url()))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models = json_of(
+        client()
+            .get(format!("{}/v1/models", gw.base_url()))
+            .bearer_auth(&t),
+    )
+    .await;
     assert_eq!(models["object"], "list");
     let ids: Vec<&str> = models["data"]
         .as_array()

@@ -7,10 +7,11 @@ mod history_common;
 
 use std::path::Path;
 
-use behest_desktop::core::history::Outcome;
-use behest_desktop::core::history::{backup, BackupKind, History, HistoryOptions, HistoryPaths};
+use behest_desktop::core::history::{
+    backup, BackupKind, History, HistoryOptions, HistoryPaths, RecoveryReport,
+};
 use behest_desktop::core::Error;
-use history_common::{exchange, metrics, open, seed};
+use history_common::{completed, open, seed};
 
 fn corrupt_files(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
@@ -24,6 +25,22 @@ fn corrupt_files(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Rewrites the history file of `dir` through `damage`; returns the damaged bytes.
+fn damage(dir: &Path, damage: impl FnOnce(&mut [u8])) -> Vec<u8> {
+    let db = dir.join("history.sqlite3");
+    let mut bytes = std::fs::read(&db).unwrap();
+    damage(&mut bytes);
+    std::fs::write(&db, &bytes).unwrap();
+    bytes
+}
+
+/// Opens the history of `dir`, which must report a recovery (`why` names the cause).
+fn open_recovered(dir: &Path, why: &str) -> (History, RecoveryReport) {
+    let history = open(dir);
+    let report = history.open_report().recovery.clone().expect(why);
+    (history, report)
+}
+
 #[test]
 fn a_garbage_header_is_recovered_from_the_newest_backup_and_reported() {
     let dir = tempfile::tempdir().unwrap();
@@ -31,26 +48,12 @@ fn a_garbage_header_is_recovered_from_the_newest_backup_and_reported() {
     seed(&history); // 8 messages
     let kept = history.backup_now().unwrap();
     // Written after the backup: these two are what the report says could not be recovered.
-    exchange(
-        &history,
-        None,
-        "after the backup",
-        "lost answer",
-        Outcome::Complete(metrics()),
-    );
+    completed(&history, "after the backup", "lost answer");
     drop(history);
 
-    let db = dir.path().join("history.sqlite3");
-    let mut bytes = std::fs::read(&db).unwrap();
-    bytes[..100].copy_from_slice(&[0xAB; 100]);
-    std::fs::write(&db, &bytes).unwrap();
+    let bytes = damage(dir.path(), |b| b[..100].copy_from_slice(&[0xAB; 100]));
 
-    let history = open(dir.path());
-    let report = history
-        .open_report()
-        .recovery
-        .clone()
-        .expect("recovery must be reported");
+    let (history, report) = open_recovered(dir.path(), "recovery must be reported");
     assert_eq!(
         report.restored_from.as_ref().map(|b| &b.path),
         Some(&kept.path)
@@ -76,31 +79,21 @@ fn damaged_pages_are_detected_by_the_integrity_check_and_recovered() {
     seed(&history);
     history.backup_now().unwrap();
     for i in 0..40 {
-        exchange(
+        completed(
             &history,
-            None,
             &format!("question {i} {}", "x".repeat(2000)),
             "answer",
-            Outcome::Complete(metrics()),
         );
     }
     drop(history);
 
     // Scribble over the last pages (message data), keeping the header and schema page intact.
-    let db = dir.path().join("history.sqlite3");
-    let mut bytes = std::fs::read(&db).unwrap();
-    let len = bytes.len();
-    for b in &mut bytes[len - 3 * 4096..len - 4096] {
-        *b = 0x5A;
-    }
-    std::fs::write(&db, &bytes).unwrap();
+    damage(dir.path(), |bytes| {
+        let len = bytes.len();
+        bytes[len - 3 * 4096..len - 4096].fill(0x5A);
+    });
 
-    let history = open(dir.path());
-    let report = history
-        .open_report()
-        .recovery
-        .clone()
-        .expect("quick_check must catch the damage");
+    let (history, report) = open_recovered(dir.path(), "quick_check must catch the damage");
     assert_eq!(report.messages_restored, 8);
     assert_eq!(history.message_count().unwrap(), 8);
     // Counting what was lost is best effort: here the damaged pages hold those very rows.
@@ -181,13 +174,7 @@ fn restore_brings_a_backup_back_and_can_be_undone() {
     let history = open(dir.path());
     seed(&history);
     let snapshot = history.backup_now().unwrap();
-    let extra = exchange(
-        &history,
-        None,
-        "later",
-        "later answer",
-        Outcome::Complete(metrics()),
-    );
+    let extra = completed(&history, "later", "later answer");
     assert_eq!(history.message_count().unwrap(), 10);
 
     let before = history.restore(&snapshot.path).unwrap();

@@ -7,7 +7,7 @@ mod history_common;
 
 use behest_desktop::core::history::{ChatParams, Outcome, Role, Status};
 use behest_desktop::core::Error;
-use history_common::{exchange, metrics, open, params, seed};
+use history_common::{completed, exchange, metrics, open, params, seed};
 use proptest::prelude::*;
 
 #[test]
@@ -134,12 +134,10 @@ fn rename_params_threads_and_delete() {
 fn an_exchange_records_question_then_answer_with_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let history = open(dir.path());
-    let answer = exchange(
+    let answer = completed(
         &history,
-        None,
         "\n  First line of a long question that goes on and on and on forever\nsecond",
         "ok",
-        Outcome::Complete(metrics()),
     );
     assert_eq!(answer.status, Status::Complete);
     assert_eq!(answer.metrics, metrics());
@@ -192,20 +190,8 @@ fn search_ranks_highlights_and_scopes() {
     let dir = tempfile::tempdir().unwrap();
     let history = open(dir.path());
     seed(&history);
-    let once = exchange(
-        &history,
-        None,
-        "rust",
-        "Rust has ownership.",
-        Outcome::Complete(metrics()),
-    );
-    let many = exchange(
-        &history,
-        None,
-        "more rust",
-        "Rust rust rust: borrowing in Rust.",
-        Outcome::Complete(metrics()),
-    );
+    let once = completed(&history, "rust", "Rust has ownership.");
+    let many = completed(&history, "more rust", "Rust rust rust: borrowing in Rust.");
     let hits = history.search("rust", 10).unwrap();
     assert_eq!(hits.len(), 4); // two questions, two answers
     assert!(hits.windows(2).all(|w| w[0].rank <= w[1].rank));

@@ -8,20 +8,17 @@ use behest_desktop::core::backend::ChatRequestInput;
 use behest_desktop::ipc::args::{Arg, ChannelArg};
 use behest_desktop::ipc::commands::chat::chat as chat_command;
 use behest_desktop::ipc::events::StreamEvent;
-use ipc_support::{chat_request, kind, new_conversation, recording_channel, run_chat, Harness};
+use ipc_support::{
+    chat_in, chat_request, kind, new_conversation, recording_channel, run_chat, stored_messages,
+    Harness,
+};
 use serde_json::json;
 
 #[test]
 fn chat_streams_events_in_order_and_records_history() {
     let h = Harness::demo();
     let conversation = new_conversation(&h);
-    let (result, events) = run_chat(
-        &h,
-        "r1",
-        Some(conversation.clone()),
-        chat_request("hello"),
-        None,
-    );
+    let (result, events) = chat_in(&h, "r1", &conversation, "hello");
     let summary = result.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(summary["conversationId"], conversation.as_str());
     assert_eq!(summary["interrupted"], false);
@@ -42,10 +39,7 @@ fn chat_streams_events_in_order_and_records_history() {
     assert!(text.contains("> hello"), "{text}");
     let done = events.last().cloned().unwrap_or_default();
     assert!(done["data"]["ttftMs"].is_u64());
-    let stored = h
-        .invoke("get_conversation", json!({"id": conversation}))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let messages = stored["messages"].as_array().cloned().unwrap_or_default();
+    let messages = stored_messages(&h, &conversation);
     assert_eq!(messages.len(), 2);
     assert_eq!(
         messages[1]["content"].as_str(),
@@ -59,13 +53,7 @@ fn chat_streams_events_in_order_and_records_history() {
 fn chat_regenerate_replaces_the_tail_of_the_conversation() {
     let h = Harness::demo();
     let conversation = new_conversation(&h);
-    let (first, _) = run_chat(
-        &h,
-        "a",
-        Some(conversation.clone()),
-        chat_request("one"),
-        None,
-    );
+    let (first, _) = chat_in(&h, "a", &conversation, "one");
     let user_id = first.unwrap_or_else(|e| panic!("{e}"))["userMessageId"]
         .as_str()
         .unwrap_or_default()
@@ -78,10 +66,7 @@ fn chat_regenerate_replaces_the_tail_of_the_conversation() {
         Some(user_id),
     );
     assert!(again.is_ok());
-    let stored = h
-        .invoke("get_conversation", json!({"id": conversation}))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let messages = stored["messages"].as_array().cloned().unwrap_or_default();
+    let messages = stored_messages(&h, &conversation);
     assert_eq!(
         messages.len(),
         2,
@@ -100,13 +85,7 @@ fn chat_error_kinds_reach_the_ui_typed_with_the_partial_text_saved() {
         (400, "badRequest"),
     ] {
         h.fault(json!({"status": status}), 1);
-        let (result, events) = run_chat(
-            &h,
-            &format!("s{status}"),
-            Some(conversation.clone()),
-            chat_request("x"),
-            None,
-        );
+        let (result, events) = chat_in(&h, &format!("s{status}"), &conversation, "x");
         assert_eq!(kind(&result), want, "status {status}");
         assert!(
             result
@@ -119,23 +98,11 @@ fn chat_error_kinds_reach_the_ui_typed_with_the_partial_text_saved() {
         assert!(events.is_empty(), "nothing streamed before a {status}");
     }
     h.fault(json!({"status": 401}), 2);
-    let (result, _) = run_chat(
-        &h,
-        "u401",
-        Some(conversation.clone()),
-        chat_request("x"),
-        None,
-    );
+    let (result, _) = chat_in(&h, "u401", &conversation, "x");
     assert_eq!(kind(&result), "unauthorized");
 
     h.fault(json!({"error_after": 5}), 1);
-    let (result, events) = run_chat(
-        &h,
-        "mid",
-        Some(conversation.clone()),
-        chat_request("x"),
-        None,
-    );
+    let (result, events) = chat_in(&h, "mid", &conversation, "x");
     assert_eq!(kind(&result), "streamError");
     assert!(
         events.iter().any(|e| e["event"] == "delta"),
@@ -146,12 +113,9 @@ fn chat_error_kinds_reach_the_ui_typed_with_the_partial_text_saved() {
         Some(events.len() as u64),
         "the error counts the Channel messages sent before it"
     );
-    let stored = h
-        .invoke("get_conversation", json!({"id": conversation}))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let last = stored["messages"]
-        .as_array()
-        .and_then(|m| m.last().cloned())
+    let last = stored_messages(&h, &conversation)
+        .last()
+        .cloned()
         .unwrap_or_default();
     assert_eq!(last["status"], "error");
     assert_eq!(last["errorKind"], "streamError");

@@ -4,7 +4,7 @@
 mod ipc_support;
 
 use behest_desktop::ipc::commands;
-use ipc_support::{chat_request, kind, new_conversation, run_chat, Harness};
+use ipc_support::{chat_in, kind, new_conversation, Harness};
 use serde_json::{json, Value};
 
 #[test]
@@ -142,13 +142,7 @@ fn render_markdown_sanitizes_and_bounds_its_input() {
 fn history_commands_work_and_report_unknown_ids() {
     let h = Harness::demo();
     let id = new_conversation(&h);
-    let (done, _) = run_chat(
-        &h,
-        "h",
-        Some(id.clone()),
-        chat_request("zebra crossing"),
-        None,
-    );
+    let (done, _) = chat_in(&h, "h", &id, "zebra crossing");
     assert!(done.is_ok());
     let list = h
         .invoke("list_conversations", json!({}))

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use behest_desktop::core::auth::{minter_for, Clock, DemoCredentials, Minter, SystemClock};
 use behest_desktop::core::config::{Config, Env, Settings, SigningConfig, StoredSecrets};
-use behest_desktop::core::gateway::{Gateway, GatewayConfig, GatewayHandle};
+use behest_desktop::core::gateway::{Gateway, GatewayConfig, GatewayHandle, RecordedRequest};
 use behest_desktop::core::redact::Secret;
 use behest_desktop::core::secrets::{KeyringState, MemoryStore, SecretStore};
 use behest_desktop::core::session::{Session, SessionOptions};
@@ -77,21 +77,48 @@ pub fn demo_credentials(gw: &GatewayHandle) -> DemoCredentials {
     }
 }
 
+/// The configuration `mode` against `gw` resolves to (no settings, no stored secrets).
+pub fn config_for(mode: Mode, gw: &GatewayHandle) -> Result<Config> {
+    Config::resolve(
+        &env_for(mode, gw),
+        &Settings::default(),
+        &StoredSecrets::default(),
+    )
+}
+
 /// The resolved configuration and minter for `mode` against `gw`.
 pub fn minter(
     mode: Mode,
     gw: &GatewayHandle,
     clock: Arc<dyn Clock>,
 ) -> Result<(Config, Arc<dyn Minter>)> {
-    let config = Config::resolve(
-        &env_for(mode, gw),
-        &Settings::default(),
-        &StoredSecrets::default(),
-    )?;
+    let config = config_for(mode, gw)?;
     let client = behest_desktop::core::http::shared_client()?;
     let demo = demo_credentials(gw);
     let minter = minter_for(&config, Some(&demo), client, clock)?;
     Ok((config, minter))
+}
+
+/// The configuration resolved from exactly `pairs` (no settings, no stored secrets).
+pub fn config_from(pairs: &[(&str, &str)]) -> Config {
+    Config::resolve(
+        &Env::from_pairs(pairs.iter().copied()),
+        &Settings::default(),
+        &StoredSecrets::default(),
+    )
+    .expect("configuration resolves")
+}
+
+/// The error the first mint meets, with a minter (no demo credentials, system clock) for the
+/// configuration `pairs` resolve to.
+pub async fn mint_error_from(pairs: &[(&str, &str)]) -> behest_desktop::core::Error {
+    let client = behest_desktop::core::http::shared_client().expect("http client");
+    let minter = minter_for(&config_from(pairs), None, client, Arc::new(SystemClock))
+        .expect("minter for the configuration");
+    minter
+        .mint(&behest_desktop::core::auth::MintParams::default())
+        .await
+        .expect_err("the mint fails")
 }
 
 /// A session for `mode` against `gw` over `store`, on the system clock.
@@ -117,6 +144,14 @@ pub fn session_with(
 /// How many recorded requests hit `path`.
 pub fn count(gw: &GatewayHandle, path: &str) -> usize {
     gw.requests().iter().filter(|r| r.path == path).count()
+}
+
+/// The recorded requests that hit `path`, oldest first.
+pub fn requests_to(gw: &GatewayHandle, path: &str) -> Vec<RecordedRequest> {
+    gw.requests()
+        .into_iter()
+        .filter(|r| r.path == path)
+        .collect()
 }
 
 /// Uses `bearer` on `GET /v1/usage` (which verifies the token) and returns the status.

@@ -17,15 +17,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use behest_desktop::core::chat::{
-    ChatClient, ChatConfig, ChatEvent, ChatSend, RetryPolicy, SinkClosed,
+    ChatClient, ChatConfig, ChatEvent, ChatFailure, ChatOutcome, ChatSend, RetryPolicy, SinkClosed,
 };
-use behest_desktop::core::gateway::{Gateway, GatewayConfig, GatewayHandle};
+use behest_desktop::core::gateway::{
+    Fault, Gateway, GatewayConfig, GatewayHandle, RecordedRequest, Route,
+};
 use behest_desktop::core::http::{build_client, HttpOptions};
 use behest_desktop::core::protocol::chat::ChatMessage;
 use behest_desktop::core::redact::Secret;
 use behest_desktop::core::token::{Bearer, BoxFuture, TokenSource};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::process::Command;
+use tokio_util::sync::CancellationToken;
 
 /// A gateway on a free loopback port with fault scripting on.
 pub async fn gateway() -> GatewayHandle {
@@ -34,6 +38,13 @@ pub async fn gateway() -> GatewayHandle {
     Gateway::spawn(config, "127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("gateway")
+}
+
+/// A fault-scripting gateway whose next chat request meets `fault`.
+pub async fn gateway_with(fault: Fault) -> GatewayHandle {
+    let gw = gateway().await;
+    gw.faults().push(Route::Chat, fault).expect("push fault");
+    gw
 }
 
 /// Hands out tokens minted by the gateway, counting `bearer` and `invalidate` calls.
@@ -114,6 +125,16 @@ pub fn client(base: &str, tokens: Arc<dyn TokenSource>, config: ChatConfig) -> C
     ChatClient::new(http, base, tokens, config).expect("chat client")
 }
 
+/// A client for `gw` with one pre-minted token and the gateway tests' idle timeout.
+pub fn gateway_client(gw: &GatewayHandle) -> ChatClient {
+    gateway_client_idle(gw, IDLE)
+}
+
+/// A client for `gw` with one pre-minted token and the `idle` timeout.
+pub fn gateway_client_idle(gw: &GatewayHandle, idle: Duration) -> ChatClient {
+    client(&gw.base_url(), CountingTokens::new(gw, 1), config(idle))
+}
+
 /// A streaming send of one user message.
 pub fn send(prompt: &str) -> ChatSend {
     ChatSend::new(vec![ChatMessage::new("user", prompt)])
@@ -130,6 +151,34 @@ pub fn collector() -> (Events, impl FnMut(ChatEvent) -> Result<(), SinkClosed>) 
         sink_events.lock().unwrap().push(e);
         Ok(())
     })
+}
+
+/// Sends `s` through `c` (never cancelled) into a collector; returns the result and the events.
+pub async fn send_collecting(
+    c: &ChatClient,
+    s: &ChatSend,
+) -> (Result<ChatOutcome, ChatFailure>, Events) {
+    let (events, sink) = collector();
+    let result = c.send(s, &CancellationToken::new(), sink).await;
+    (result, events)
+}
+
+/// Sends `prompt` as one user message through `c` (never cancelled), dropping the events.
+pub async fn chat(c: &ChatClient, prompt: &str) -> Result<ChatOutcome, ChatFailure> {
+    send_collecting(c, &send(prompt)).await.0
+}
+
+/// A sink that trips `cancel` at the first delta.
+pub fn cancel_on_first_delta(
+    cancel: &CancellationToken,
+) -> impl FnMut(ChatEvent) -> Result<(), SinkClosed> {
+    let trip = cancel.clone();
+    move |e| {
+        if matches!(e, ChatEvent::Delta { .. }) {
+            trip.cancel();
+        }
+        Ok(())
+    }
 }
 
 /// Concatenated delta text.
@@ -262,4 +311,42 @@ pub fn chat_requests(gw: &GatewayHandle) -> usize {
         .iter()
         .filter(|r| r.path == "/v1/chat/completions")
         .count()
+}
+
+/// The chat requests the gateway recorded, oldest first.
+pub fn chats_seen(gw: &GatewayHandle) -> Vec<RecordedRequest> {
+    gw.requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/chat/completions")
+        .collect()
+}
+
+/// The first chat request the gateway recorded.
+pub fn first_chat(gw: &GatewayHandle) -> RecordedRequest {
+    chats_seen(gw).into_iter().next().expect("chat sent")
+}
+
+/// What a finished process left: its exit code (-1 for a signal) and its output.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Spawns `cmd`, writes `stdin` to it where its stdin is piped, and waits (60 s at most).
+pub async fn run(mut cmd: Command, stdin: &str) -> Run {
+    let mut child = cmd.spawn().expect("spawn behest-desktop");
+    if let Some(mut input) = child.stdin.take() {
+        // A process that exits without reading its input is the test's to judge, not a failure.
+        input.write_all(stdin.as_bytes()).await.ok();
+    }
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("finished within 60 s")
+        .expect("output");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }

@@ -88,6 +88,20 @@ pub fn options() -> CheckOptions {
     o
 }
 
+/// `options()` checking CORS for `origins`.
+pub fn options_with_origins(origins: &[&str]) -> CheckOptions {
+    let mut o = options();
+    o.origins = origins.iter().map(|o| o.to_string()).collect();
+    o
+}
+
+/// `options()` whose clock reads `offset` seconds from now.
+pub fn options_skewed(offset: i64) -> CheckOptions {
+    let mut o = options();
+    o.clock = Arc::new(ManualClock::new(now() + offset));
+    o
+}
+
 /// Runs the checks on `pairs` (the unresolved report when they do not resolve).
 pub async fn run_pairs(pairs: &[(String, String)], options: &CheckOptions) -> CheckReport {
     match resolve(pairs) {
@@ -104,6 +118,15 @@ pub async fn run_mode(
     options: &CheckOptions,
 ) -> CheckReport {
     run_pairs(&with(env_for(mode, gw), overrides), options).await
+}
+
+/// Runs the checks in `mode` against `gw` with `overrides` and the default `options()`.
+pub async fn run_default(
+    mode: Mode,
+    gw: &GatewayHandle,
+    overrides: &[(&str, &str)],
+) -> CheckReport {
+    run_mode(mode, gw, overrides, &options()).await
 }
 
 /// The check with this name (fails the test, showing the report, when absent).

@@ -32,12 +32,7 @@ pub fn client() -> reqwest::Client {
 
 /// GETs `path` on the gateway (no auth) and parses the JSON answer.
 pub async fn get_json(gw: &GatewayHandle, path: &str) -> Value {
-    let answer = client()
-        .get(format!("{}{path}", gw.base_url()))
-        .send()
-        .await
-        .expect("GET sent");
-    answer.json().await.expect("a JSON answer")
+    json_of(client().get(format!("{}{path}", gw.base_url()))).await
 }
 
 /// Mints over HTTP with the API key; returns the full JSON answer.
@@ -86,15 +81,40 @@ pub fn chat_body(text: &str, stream: bool) -> Value {
     json!({"messages": [{"role": "user", "content": text}], "stream": stream})
 }
 
-/// POSTs a chat with `token`.
-pub async fn chat(gw: &GatewayHandle, token: &str, body: &Value) -> reqwest::Response {
+/// A chat POST to the gateway at `base` with `token` and `body`, ready to send.
+pub fn chat_request(base: &str, token: &str, body: &Value) -> reqwest::RequestBuilder {
     client()
-        .post(format!("{}/v1/chat/completions", gw.base_url()))
+        .post(format!("{base}/v1/chat/completions"))
         .bearer_auth(token)
         .json(body)
+}
+
+/// POSTs a chat with `token`.
+pub async fn chat(gw: &GatewayHandle, token: &str, body: &Value) -> reqwest::Response {
+    chat_request(&gw.base_url(), token, body)
         .send()
         .await
         .expect("chat sent")
+}
+
+/// POSTs a one-message chat ("x", not streamed) with `token`; returns the status.
+pub async fn chat_status(gw: &GatewayHandle, token: &str) -> u16 {
+    chat(gw, token, &chat_body("x", false))
+        .await
+        .status()
+        .as_u16()
+}
+
+/// Sends `request` and parses its JSON answer.
+pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    let answer = request.send().await.expect("request sent");
+    answer.json().await.expect("a JSON answer")
+}
+
+/// Asserts that `gw` still answers a chat with `token` (after something hostile).
+pub async fn still_serves(gw: &GatewayHandle, token: &str) {
+    let r = chat(gw, token, &chat_body("still alive", false)).await;
+    assert_eq!(r.status(), 200, "the gateway still serves chats");
 }
 
 /// The `data:` payloads of an LF-framed SSE body.

@@ -41,6 +41,17 @@ pub fn exchange(
     writer.finish(outcome).unwrap()
 }
 
+/// Records one completed exchange (full metrics) in a new conversation.
+pub fn completed(history: &History, question: &str, answer: &str) -> Message {
+    exchange(
+        history,
+        None,
+        question,
+        answer,
+        Outcome::Complete(metrics()),
+    )
+}
+
 /// Complete-answer metrics with every field set.
 pub fn metrics() -> Metrics {
     Metrics {

@@ -189,6 +189,30 @@ pub fn run_chat(
     (result, events)
 }
 
+/// Runs `chat` with one message, `text`, appended to `conversation`.
+pub fn chat_in(
+    h: &Harness,
+    request_id: &str,
+    conversation: &str,
+    text: &str,
+) -> (Result<Value, Value>, Vec<Value>) {
+    run_chat(
+        h,
+        request_id,
+        Some(conversation.to_string()),
+        chat_request(text),
+        None,
+    )
+}
+
+/// The stored messages of `conversation`, through `get_conversation`.
+pub fn stored_messages(h: &Harness, conversation: &str) -> Vec<Value> {
+    let stored = h
+        .invoke("get_conversation", json!({"id": conversation}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    stored["messages"].as_array().cloned().unwrap_or_default()
+}
+
 /// Creates an empty conversation through the command, returning its id.
 pub fn new_conversation(h: &Harness) -> String {
     let created = h
