@@ -1,13 +1,18 @@
 //! The developer panel's commands on the mock runtime (issue 6, item 2): `run_check` streams
 //! every check and resolves with a passing demo report that holds no secret; an origin the
 //! project does not allow is a failing CORS check; malformed origins are typed errors;
-//! `recent_requests` lists the app's exchanges (chat with its trace id, token signings, check
-//! runs) without any secret; both commands are refused to a foreign page.
+//! `recent_requests` lists the app's exchanges (chat with its trace id, token signings, API-key
+//! mints and token-endpoint calls with their HTTP status, check runs) without any secret; both
+//! commands are refused to a foreign page.
 
 mod ipc_support;
 
 use behest_desktop::core::backend::ChatRequestInput;
 use behest_desktop::core::check::CheckResult;
+use behest_desktop::core::config::Env;
+use behest_desktop::core::gateway::{
+    Fault, Gateway, GatewayConfig, GatewayHandle, Route as GatewayRoute,
+};
 use behest_desktop::ipc::args::{Arg, ChannelArg};
 use behest_desktop::ipc::commands::chat::chat as chat_command;
 use behest_desktop::ipc::commands::dev::run_check;
@@ -368,6 +373,87 @@ fn a_failed_chat_is_logged_with_its_status_and_trace_id() {
     assert_eq!(chat["status"], 402);
     assert!(chat["traceId"].is_string(), "{chat}");
     assert!(chat["error"].is_string());
+}
+
+/// A gateway on loopback (faults on) and the app configured against it: API-key mode, or
+/// token-endpoint mode with `token_endpoint`.
+fn against_a_gateway(token_endpoint: bool) -> (GatewayHandle, Harness) {
+    let gateway = tauri::async_runtime::block_on(async {
+        let mut config = GatewayConfig::demo()?;
+        config.faults_enabled = true;
+        Gateway::spawn(config, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await
+    })
+    .unwrap_or_else(|e| panic!("gateway: {e}"));
+    let c = gateway.credentials();
+    let pairs = if token_endpoint {
+        vec![
+            ("BEHEST_BASE_URL", c.base_url),
+            ("BEHEST_TOKEN_URL", c.token_url),
+            ("BEHEST_SESSION_TOKEN", c.session_token.expose().to_string()),
+        ]
+    } else {
+        vec![
+            ("BEHEST_BASE_URL", c.base_url),
+            ("BEHEST_KEY", c.api_key.expose().to_string()),
+        ]
+    };
+    (gateway, Harness::with_env(Env::from_pairs(pairs)))
+}
+
+/// A mint through the panel, then the newest record.
+fn mint_and_record(h: &Harness) -> (bool, Value) {
+    let minted = h.invoke("mint", json!({})).is_ok();
+    let recent = h
+        .invoke("recent_requests", json!({"limit": 1}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    (minted, recent[0].clone())
+}
+
+#[test]
+fn http_mints_are_logged_with_their_real_status_and_a_refused_one_with_its_error() {
+    for (token_endpoint, kind, path, failing) in [
+        (false, "mint", "/v1/auth/mint", GatewayRoute::Mint),
+        (true, "token", "/api/behest/token", GatewayRoute::Token),
+    ] {
+        let (gateway, h) = against_a_gateway(token_endpoint);
+        let (minted, row) = mint_and_record(&h);
+        assert!(minted, "{kind}: the mint succeeded: {row}");
+        assert_eq!(row["kind"], kind, "{row}");
+        assert_eq!(row["method"], "POST");
+        assert_eq!(row["path"], path, "{row}");
+        assert_eq!(row["ok"], true);
+        // The gateway answers a mint and a token bundle with 200.
+        assert_eq!(row["status"], 200, "{kind}: {row}");
+        // Every gateway answer carries X-Trace-Id, a successful mint's too.
+        assert!(
+            row["traceId"].as_str().is_some_and(|t| !t.is_empty()),
+            "{kind}: the trace id is kept: {row}"
+        );
+        let first_id = row["id"].as_u64();
+        // A refused mint (403 is final: no retry) keeps its status, trace id and error.
+        gateway
+            .faults()
+            .push(failing, Fault::status(403))
+            .unwrap_or_else(|e| panic!("faults: {e}"));
+        let (minted, row) = mint_and_record(&h);
+        assert!(!minted, "{kind}: the scripted 403 failed the mint");
+        assert!(row["id"].as_u64() > first_id, "a new record: {row}");
+        assert_eq!(row["kind"], kind);
+        assert_eq!(row["ok"], false);
+        assert_eq!(row["status"], 403, "{kind}: {row}");
+        assert!(row["error"].is_string(), "{row}");
+        // Nothing secret in the log: no key, no session credential, no token.
+        let recent = h
+            .invoke("recent_requests", json!({}))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .to_string();
+        let c = gateway.credentials();
+        for secret in [c.api_key.expose(), c.session_token.expose()] {
+            assert!(!recent.contains(secret), "{kind}: a credential leaked");
+        }
+        assert!(jwt_shaped(&recent).is_none(), "{kind}: a token leaked");
+        tauri::async_runtime::block_on(gateway.shutdown());
+    }
 }
 
 #[test]

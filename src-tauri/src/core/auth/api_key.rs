@@ -87,8 +87,8 @@ impl ApiKeyMinter {
             .map_err(|e| Error::Protocol(format!("cannot encode the mint request: {e}")))?;
         let url = format!("{}{}", self.base_url, paths::MINT);
         tracing::debug!(%url, user = %request.user_id, "minting a token with the api key");
-        let bytes = post_json(&self.client, &url, &self.key, Some(body), &self.retry).await?;
-        let answer: MintResponse = serde_json::from_slice(&bytes).map_err(|_| {
+        let reply = post_json(&self.client, &url, &self.key, Some(body), &self.retry).await?;
+        let answer: MintResponse = serde_json::from_slice(&reply.body).map_err(|_| {
             Error::Protocol("the mint answer is not the expected json object".into())
         })?;
         let token = answer
@@ -109,6 +109,8 @@ impl ApiKeyMinter {
                     .now()
                     .saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
             ),
+            http_status: Some(reply.status),
+            trace_id: reply.trace_id,
         })
     }
 }

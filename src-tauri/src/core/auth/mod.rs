@@ -87,6 +87,11 @@ pub struct Minted {
     pub session_id: Option<String>,
     /// Expiry as the source reported it, epoch seconds (the session reads the JWT's `exp`).
     pub expires_at: Option<i64>,
+    /// The HTTP status of the answer the token came in (the API-key mint, the token endpoint);
+    /// `None` when it was signed locally.
+    pub http_status: Option<u16>,
+    /// The trace id the answer carried (none for a local signing).
+    pub trace_id: Option<String>,
 }
 
 /// Obtains tokens in one mode.
@@ -198,16 +203,26 @@ pub(crate) fn defaults_scope(defaults: &MintDefaults) -> String {
     format!("{}|{tier}", defaults.user_id)
 }
 
+/// A 2xx answer to a token request.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// Its HTTP status (200 to 299).
+    pub status: u16,
+    /// Its body, at most [`MAX_RESPONSE_BYTES`].
+    pub body: Vec<u8>,
+    /// Its `X-Trace-Id` (or `X-Request-Id`), for the developer panel.
+    pub trace_id: Option<String>,
+}
+
 /// POSTs `body` (JSON, or empty) with `bearer`, retrying per `retry` (see the module docs), and
-/// returns the body of a 2xx answer; an error answer is classified by the protocol's one
-/// classifier.
+/// returns the 2xx answer; an error answer is classified by the protocol's one classifier.
 pub(crate) async fn post_json(
     client: &reqwest::Client,
     url: &str,
     bearer: &Secret,
     body: Option<Vec<u8>>,
     retry: &RetryPolicy,
-) -> Result<Vec<u8>> {
+) -> Result<Answer> {
     let body = body.map(Bytes::from);
     // No token to refresh here: a 401 is final at once.
     let mut tried = Attempts {
@@ -217,7 +232,7 @@ pub(crate) async fn post_json(
     loop {
         tried.requests += 1;
         let (failure, error) = match post_once(client, url, bearer, body.clone()).await {
-            Ok(bytes) => return Ok(bytes),
+            Ok(answer) => return Ok(answer),
             Err((Some(failure), error)) => (failure, error),
             Err((None, error)) => return Err(error),
         };
@@ -241,14 +256,14 @@ pub(crate) async fn post_json(
     }
 }
 
-/// One POST: the answer's body, or the error with what the retry policy needs to know of it
+/// One POST: the 2xx answer, or the error with what the retry policy needs to know of it
 /// (`None`: never retried, e.g. a header timeout or a broken body).
 async fn post_once(
     client: &reqwest::Client,
     url: &str,
     bearer: &Secret,
     body: Option<Bytes>,
-) -> std::result::Result<Vec<u8>, (Option<Failure>, Error)> {
+) -> std::result::Result<Answer, (Option<Failure>, Error)> {
     let mut request = client
         .post(url)
         .bearer_auth(bearer.expose())
@@ -304,5 +319,9 @@ async fn post_once(
             Error::Protocol(format!("unexpected http status {status}")),
         ));
     }
-    Ok(bytes)
+    Ok(Answer {
+        status,
+        body: bytes,
+        trace_id: crate::core::protocol::errors::trace_id(&headers),
+    })
 }

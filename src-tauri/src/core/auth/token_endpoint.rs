@@ -72,7 +72,7 @@ impl TokenEndpointMinter {
 
     async fn fetch(&self) -> Result<Minted> {
         tracing::debug!(url = %self.url, "fetching a token from the token endpoint");
-        let bytes = post_json(
+        let reply = post_json(
             &self.client,
             &self.url,
             &self.session_token,
@@ -80,7 +80,7 @@ impl TokenEndpointMinter {
             &self.retry,
         )
         .await?;
-        let bundle: TokenBundle = serde_json::from_slice(&bytes)
+        let bundle: TokenBundle = serde_json::from_slice(&reply.body)
             .map_err(|_| Error::Protocol("the token endpoint's answer has no token (expected {token, ttl, sessionId, expiresAt})".into()))?;
         if bundle.token.trim().is_empty() {
             return Err(Error::Protocol(
@@ -120,6 +120,8 @@ impl TokenEndpointMinter {
             ttl,
             session_id,
             expires_at: bundle.expires_at,
+            http_status: Some(reply.status),
+            trace_id: reply.trace_id,
         })
     }
 }

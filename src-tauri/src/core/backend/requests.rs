@@ -116,8 +116,8 @@ pub struct RequestRecord {
     pub origin: Option<String>,
     /// The URL's path (no query), or what was done for exchanges that are not HTTP.
     pub path: String,
-    /// The HTTP status when there was an answer (successes too); `None` for a signing, a check
-    /// run, a connection that failed, or a token obtained without reporting its status.
+    /// The HTTP status when there was an answer (successes too: a chat, an API-key mint, a
+    /// token-endpoint call); `None` for a signing, a check run or a connection that failed.
     pub status: Option<u16>,
     /// Whether it succeeded.
     pub ok: bool,
@@ -365,7 +365,9 @@ fn split_url(text: &str) -> (Option<String>, String) {
     }
 }
 
-/// A [`Minter`] that records each token it obtains in a [`RequestLog`].
+/// A [`Minter`] that records each token it obtains in a [`RequestLog`], with the HTTP status the
+/// token came with ([`Minted::http_status`]; none for a local signing). The token itself is never
+/// looked at.
 pub struct RecordingMinter {
     inner: Arc<dyn Minter>,
     target: MintTarget,
@@ -401,7 +403,11 @@ impl Minter for RecordingMinter {
                 .took(began.elapsed())
                 .headers(t.headers.clone());
             self.log.record(match &result {
-                Ok(_) => exchange,
+                Ok(minted) => Exchange {
+                    status: minted.http_status,
+                    trace_id: minted.trace_id.clone(),
+                    ..exchange
+                },
                 Err(error) => exchange.failed(error),
             });
             result
@@ -549,6 +555,74 @@ mod tests {
         assert!(lines
             .iter()
             .any(|l| l.name == "content-length" && l.value == "0"));
+    }
+
+    /// A minter answering every mint the same way.
+    #[derive(Clone, Copy)]
+    enum Fixed {
+        /// A token that came with this HTTP status (`None`: signed locally).
+        Token(Option<u16>),
+        /// A 403 with a trace id.
+        Refused,
+    }
+
+    impl Minter for Fixed {
+        fn mode(&self) -> &'static str {
+            "apiKey"
+        }
+        fn scope(&self) -> String {
+            "fixed".into()
+        }
+        fn mint<'a>(&'a self, _: &'a MintParams) -> BoxFuture<'a, Result<Minted>> {
+            let answer = match *self {
+                Fixed::Token(status) => Ok(Minted {
+                    token: crate::core::redact::Secret::new("SENTINEL_TOKEN"),
+                    ttl: 60,
+                    session_id: None,
+                    expires_at: None,
+                    http_status: status,
+                    trace_id: None,
+                }),
+                Fixed::Refused => Err(Error::Forbidden(Box::new(HttpFailure {
+                    status: 403,
+                    code: None,
+                    message: "no".into(),
+                    trace_id: Some("tr-403".into()),
+                    retry_after: None,
+                    details: None,
+                }))),
+            };
+            Box::pin(async move { answer })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_recorded_mint_keeps_the_http_status_it_came_with() {
+        let log = Arc::new(RequestLog::default());
+        let target = MintTarget {
+            kind: RequestKind::Mint,
+            method: "POST",
+            url: "http://127.0.0.1:1/v1/auth/mint".into(),
+            headers: token_request_headers(true),
+        };
+        let mint = |answer| {
+            let minter = RecordingMinter::wrap(Arc::new(answer), target.clone(), Arc::clone(&log));
+            async move { minter.mint(&MintParams::default()).await.is_ok() }
+        };
+        assert!(mint(Fixed::Token(Some(201))).await);
+        let r = &log.recent(1)[0];
+        assert!(r.ok);
+        assert_eq!(r.status, Some(201));
+        // A local signing has no status; a refused mint keeps its error's.
+        assert!(mint(Fixed::Token(None)).await);
+        assert_eq!(log.recent(1)[0].status, None);
+        assert!(!mint(Fixed::Refused).await);
+        let r = &log.recent(1)[0];
+        assert!(!r.ok);
+        assert_eq!(r.status, Some(403));
+        assert_eq!(r.trace_id.as_deref(), Some("tr-403"));
+        let json = serde_json::to_string(&log.recent(10)).unwrap_or_default();
+        assert!(!json.contains("SENTINEL"), "{json}");
     }
 
     #[test]

@@ -137,6 +137,8 @@ mod tests {
             ttl,
             session_id: Some("s".into()),
             expires_at: None,
+            http_status: None,
+            trace_id: None,
         }
     }
 

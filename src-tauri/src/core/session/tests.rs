@@ -73,6 +73,8 @@ impl Minter for FakeMinter {
                         .unwrap_or_else(|| format!("sess-{n}")),
                 ),
                 expires_at: None,
+                http_status: None,
+                trace_id: None,
             })
         })
     }

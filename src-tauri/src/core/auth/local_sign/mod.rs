@@ -148,6 +148,8 @@ impl LocalSigner {
             ttl: u64::try_from(claims.exp - claims.iat).unwrap_or(0),
             session_id: claims.sid,
             expires_at: Some(claims.exp),
+            http_status: None,
+            trace_id: None,
         })
     }
 }
