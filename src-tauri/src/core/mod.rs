@@ -16,6 +16,7 @@ pub mod http;
 pub mod keys;
 pub mod logging;
 pub mod markdown;
+pub mod memory;
 pub mod protocol;
 pub mod redact;
 pub mod retry;

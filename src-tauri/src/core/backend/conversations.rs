@@ -141,6 +141,8 @@ impl Backend {
         if let Err(error) = exchange.finish(Outcome::of_chat(&result)).await {
             tracing::warn!(%error, "saving the answer's outcome failed");
         }
+        // The request carried the whole conversation (and the demo gateway parsed it again).
+        self.trim_when_quiet();
         match result {
             Ok(outcome) => Ok(ChatSummary {
                 conversation_id,
@@ -206,6 +208,7 @@ impl Backend {
             .await?
             .call(move |h| h.get_conversation(&id))
             .await?;
+        self.trim_when_quiet();
         let mut view = ConversationView::from(full.conversation);
         view.messages = full
             .messages
@@ -278,10 +281,13 @@ impl Backend {
 
     /// One conversation as Markdown or JSON.
     pub async fn export_conversation(&self, id: String, format: ExportFormat) -> Result<String> {
-        self.history()
+        let text = self
+            .history()
             .await?
             .call(move |h| h.export(Some(&id), format))
-            .await
+            .await;
+        self.trim_when_quiet();
+        text
     }
 
     /// One conversation (`Some(id)`) or all of them in `format`, with the file name to suggest.
@@ -298,9 +304,12 @@ impl Backend {
 
     /// Writes an export's text to `path` atomically, off the async workers.
     pub async fn save_export(&self, path: PathBuf, text: String) -> Result<history::SavedExport> {
-        tokio::task::spawn_blocking(move || history::export_file::save_export(path, &text))
-            .await
-            .map_err(|e| Error::Storage(format!("the export write stopped: {e}")))?
+        let saved =
+            tokio::task::spawn_blocking(move || history::export_file::save_export(path, &text))
+                .await
+                .map_err(|e| Error::Storage(format!("the export write stopped: {e}")))?;
+        self.trim_when_quiet();
+        saved
     }
 }
 

@@ -80,6 +80,7 @@ pub struct Backend {
     link: RwLock<std::result::Result<Arc<link::Link>, String>>,
     ready: tokio::sync::watch::Sender<bool>,
     requests: Arc<requests::RequestLog>,
+    trim: Arc<crate::core::memory::IdleTrim>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -120,6 +121,7 @@ impl Backend {
             link: RwLock::new(Err("still connecting".into())),
             ready: tokio::sync::watch::channel(false).0,
             requests: Arc::default(),
+            trim: crate::core::memory::IdleTrim::new(),
         })
     }
 
@@ -405,6 +407,14 @@ impl Backend {
         tokio::task::spawn_blocking(move || crate::core::markdown::render(&text))
             .await
             .map_err(|_| Error::Storage("rendering failed".into()))
+    }
+
+    /// Gives the allocator's free memory back once no chat has run for a moment (see
+    /// [`crate::core::memory`]): called after work that allocates in proportion to a
+    /// conversation's length.
+    pub(crate) fn trim_when_quiet(&self) {
+        let inflight = Arc::clone(&self.inflight);
+        self.trim.poke(move || !inflight.is_empty());
     }
 
     /// Cancels every chat in flight (the app is closing).
