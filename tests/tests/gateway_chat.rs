@@ -91,6 +91,56 @@ async fn streaming_chat_is_framed_exactly() {
 }
 
 #[tokio::test]
+async fn max_tokens_caps_the_reply_with_finish_reason_length() {
+    let gw = start(|_| {}).await;
+    let t = token(&gw, "alice", None).await;
+    let demo = chunks(&demo_text(&[ChatMessage::new("user", "cap me")]));
+    for field in ["max_tokens", "max_completion_tokens"] {
+        // Non-streaming: the first 3 deltas, finish_reason "length", 3 completion tokens.
+        let mut body = chat_body("cap me", false);
+        body[field] = json!(3);
+        let c = json_of(chat_request(&gw.base_url(), &t, &body)).await;
+        assert_eq!(c["choices"][0]["finish_reason"], "length", "{field}: {c}");
+        assert_eq!(
+            c["choices"][0]["message"]["content"],
+            demo[..3].concat(),
+            "{field}"
+        );
+        assert_eq!(c["usage"]["completion_tokens"], 3, "{field}");
+        // Streaming: the same cut, on the last content chunk.
+        let mut body = chat_body("cap me", true);
+        body[field] = json!(2);
+        let raw = chat(&gw, &t, &body).await.text().await.unwrap();
+        let events: Vec<Value> = sse_payloads(&raw)
+            .iter()
+            .filter(|p| p.as_str() != "[DONE]")
+            .map(|p| serde_json::from_str(p).unwrap())
+            .collect();
+        let text: String = events
+            .iter()
+            .filter_map(|e| e["choices"][0]["delta"]["content"].as_str())
+            .collect();
+        assert_eq!(text, demo[..2].concat(), "{field}: streamed");
+        assert_eq!(
+            events.last().unwrap()["choices"][0]["finish_reason"],
+            "length",
+            "{field}: {raw}"
+        );
+    }
+    // A cap the reply fits in ends it normally.
+    let mut body = chat_body("cap me", false);
+    body["max_tokens"] = json!(demo.len());
+    let c = json_of(chat_request(&gw.base_url(), &t, &body)).await;
+    assert_eq!(c["choices"][0]["finish_reason"], "stop", "{c}");
+    assert_eq!(c["choices"][0]["message"]["content"], demo.concat());
+    // Zero is refused, as OpenAI does.
+    let mut body = chat_body("cap me", false);
+    body["max_tokens"] = json!(0);
+    assert_eq!(chat(&gw, &t, &body).await.status(), 400);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
 async fn session_header_wins_over_sid_and_is_recorded() {
     let gw = start(|_| {}).await;
     let m = mint_json(&gw, json!({"user_id": "alice", "session_id": "from-claim"})).await;

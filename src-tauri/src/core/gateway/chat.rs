@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use axum::Json;
 use futures_util::StreamExt as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use super::conn::ResetSwitch;
 use super::envelope::ApiError;
@@ -39,6 +41,18 @@ pub struct Completion {
     pub prompt_tokens: u64,
     /// Send the usage chunk.
     pub include_usage: bool,
+    /// Set when `max_tokens` cut the reply short (see [`capped`](super::responder::capped)).
+    pub cut: Option<Arc<AtomicBool>>,
+}
+
+impl Completion {
+    /// `length` when `max_tokens` cut the reply, else `stop`.
+    pub fn finish_reason(&self) -> &'static str {
+        match &self.cut {
+            Some(cut) if cut.load(Ordering::SeqCst) => "length",
+            _ => "stop",
+        }
+    }
 }
 
 /// Records the outcome of one chat once it ends: usage, tier tokens, thread messages.
@@ -166,6 +180,16 @@ async fn respond(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
+    // `max_tokens`, or `max_completion_tokens` (OpenAI's newer name); at least 1.
+    let limit = request.max_tokens.map(u64::from).or_else(|| {
+        request
+            .extra
+            .get("max_completion_tokens")
+            .and_then(serde_json::Value::as_u64)
+    });
+    if limit == Some(0) {
+        return ApiError::validation("max_tokens must be at least 1").into_response();
+    }
     let model = match resolve_model(v, request.model.as_deref()) {
         Ok(m) => m,
         Err(e) => return e.into_response(),
@@ -223,6 +247,13 @@ async fn respond(
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
+    let (text, cut) = match limit {
+        Some(max) => {
+            let (text, cut) = super::responder::capped(text, max);
+            (text, Some(cut))
+        }
+        None => (text, None),
+    };
     let completion = Completion {
         id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
         created: state.clock.now(),
@@ -232,6 +263,7 @@ async fn respond(
             .stream_options
             .as_ref()
             .is_some_and(|o| o.include_usage),
+        cut,
     };
     if request.stream == Some(true) {
         return sse_response(completion, text, fault, finisher, state.shutdown.clone());
@@ -260,6 +292,7 @@ async fn whole(
         }
     }
     finisher.finish(&content, tokens);
+    let finish_reason = c.finish_reason();
     let completion = ChatCompletion {
         id: c.id,
         object: "chat.completion".into(),
@@ -268,7 +301,7 @@ async fn whole(
         choices: vec![CompletionChoice {
             index: 0,
             message: ChatMessage::new("assistant", content),
-            finish_reason: Some("stop".into()),
+            finish_reason: Some(finish_reason.into()),
         }],
         usage: Some(Usage {
             prompt_tokens: c.prompt_tokens,

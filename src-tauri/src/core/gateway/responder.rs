@@ -6,6 +6,8 @@
 //! delta as one completion token. Dropping the stream stops generation.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::Stream;
@@ -94,6 +96,30 @@ pub fn demo_text(messages: &[ChatMessage]) -> String {
     )
 }
 
+/// Ends `text` after `max` deltas (the chat route counts each delta as one completion token), as
+/// a model stops at `max_tokens`. The flag turns true when the cap cut the reply short (a further
+/// delta was ready): the answer's `finish_reason` is then `length`.
+pub fn capped(text: TextStream, max: u64) -> (TextStream, Arc<AtomicBool>) {
+    let cut = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&cut);
+    let stream = futures_util::stream::unfold((text, max), move |(mut text, left)| {
+        let flag = Arc::clone(&flag);
+        async move {
+            use futures_util::StreamExt as _;
+            let item = text.next().await?;
+            if left == 0 {
+                // One more delta than allowed: the reply was cut (a later error no longer matters).
+                if item.is_ok() {
+                    flag.store(true, Ordering::SeqCst);
+                }
+                return None;
+            }
+            Some((item, (text, left - 1)))
+        }
+    });
+    (Box::pin(stream), cut)
+}
+
 /// Splits text into word-sized chunks (each keeps its trailing whitespace), so that joining them
 /// gives the text back.
 pub fn chunks(text: &str) -> Vec<String> {
@@ -163,6 +189,32 @@ mod tests {
             assert!(t.contains(needle), "missing {needle}");
         }
         assert_eq!(t, demo_text(&msgs), "deterministic");
+    }
+
+    async fn collect_capped(pieces: &[&str], max: u64) -> (Vec<String>, bool) {
+        use futures_util::StreamExt as _;
+        let items: Vec<Result<String, ApiError>> =
+            pieces.iter().map(|p| Ok(p.to_string())).collect();
+        let (stream, cut) = capped(Box::pin(futures_util::stream::iter(items)), max);
+        let got: Vec<String> = stream.map(|p| p.unwrap()).collect().await;
+        (got, cut.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn a_cap_keeps_the_first_deltas_and_says_whether_it_cut() {
+        assert_eq!(
+            collect_capped(&["a ", "b ", "c"], 2).await,
+            (vec!["a ".to_string(), "b ".to_string()], true)
+        );
+        assert_eq!(
+            collect_capped(&["a ", "b ", "c"], 3).await,
+            (vec!["a ".into(), "b ".into(), "c".into()], false),
+            "a reply that fits exactly was not cut"
+        );
+        assert_eq!(
+            collect_capped(&["a "], 10).await,
+            (vec!["a ".to_string()], false)
+        );
     }
 
     #[test]

@@ -202,7 +202,7 @@ async fn run(
             role: None,
             content: last.clone(),
         },
-        Some("stop"),
+        Some(c.finish_reason()),
     ))
     .await?;
     if let Some(last) = last {
