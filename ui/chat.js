@@ -215,6 +215,9 @@ export class ChatView {
     this.fillActions(view);
     view.body.querySelectorAll(".note, .error-banner").forEach((n) => n.remove());
     if (m.status === "interrupted") this.note(view, "Stopped. The partial answer is kept.");
+    if (m.status === "complete" && m.finishReason === "length") {
+      this.note(view, "Cut short at the Max tokens limit: raise it in this conversation's parameters for a longer answer.");
+    }
     if (m.status === "error") {
       this.errorBanner(view, { kind: m.errorKind || "internal", message: m.errorMessage || "", traceId: m.traceId });
     }
@@ -450,6 +453,7 @@ export class ChatView {
       traceId: (failure && failure.traceId) || active.meta.traceId,
       errorKind: failure && failure.kind,
       errorMessage: failure && failure.message,
+      finishReason: outcome && outcome.finishReason,
     });
     if (this.active === active) {
       this.active = null;

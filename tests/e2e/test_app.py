@@ -191,6 +191,26 @@ def test_settings_survive_a_restart(state):
         driver.quit()
 
 
+def test_max_tokens_cuts_the_answer_and_says_so(state):
+    driver = launch()
+    try:
+        driver.find_element(By.ID, "new-chat").click()
+        driver.find_element(By.ID, "toggle-params").click()
+        limit = driver.find_element(By.ID, "max-tokens")
+        limit.clear()
+        limit.send_keys("5")
+        send(driver, "Count to a hundred, please")
+        wait_done(driver)
+        answer = assistant_messages(driver)[-1]
+        note = answer.find_element(By.CSS_SELECTOR, ".note")
+        assert "Max tokens" in note.text, note.text
+        words = answer.find_element(By.CSS_SELECTOR, ".md").text.split()
+        assert 0 < len(words) <= 8, f"five tokens of the demo reply, not {len(words)} words"
+        shot(driver, "12-max-tokens")
+    finally:
+        driver.quit()
+
+
 def test_gateway_failure_mid_stream_shows_retry_and_keeps_text(state):
     driver = launch()
     try:
