@@ -404,15 +404,21 @@ export class ChatView {
     // Tauri does not order Channel messages against the command's answer: the answer says how
     // many were sent, so wait for the stragglers (briefly) before settling the view.
     const expected = (outcome && outcome.events) ?? (failure && failure.events);
-    if (!active.stopped && expected != null) await allReceived(active, expected, 2000);
+    const settled = active.stopped || expected == null || await allReceived(active, expected, 2000);
     if (!active.stopped) await this.complete(active, outcome, failure); // else stop() did
-    await this.syncIds(conversationId, active.stopped ? null : view);
+    if (outcome && settled) {
+      // The answer names the two messages it saved: no need to read the conversation back.
+      userView.message.id = outcome.userMessageId;
+      view.message.id = outcome.assistantMessageId;
+    } else {
+      await this.syncIds(conversationId, active.stopped ? null : view);
+    }
   }
 
-  /** Takes the saved messages' ids (used by regenerate, edit and retry) from the history, and
-   * shows `answered` (the answer just finished, unless the user stopped it: then what was shown
-   * stays) as saved: Tauri does not order Channel messages against the command's answer, so a
-   * last delta can arrive after the view finished; the saved text has it. */
+  /** After a failed answer, or one whose last Channel messages never came: takes the saved
+   * messages' ids (used by regenerate, edit and retry) from the history, and shows `answered`
+   * (the answer just finished, unless the user stopped it: then what was shown stays) as saved,
+   * since the saved text has every delta. */
   async syncIds(conversationId, answered) {
     if (!conversationId || this.host.conversationId() !== conversationId) return;
     let stored;
@@ -523,16 +529,17 @@ function clearRetrying(active) {
   active.retryNote = null;
 }
 
-/** Resolves once `active` has received `expected` Channel messages, or after `limit` ms. */
+/** Resolves with true once `active` has received `expected` Channel messages, or with false
+ * after `limit` ms. */
 function allReceived(active, expected, limit) {
-  if (active.received >= expected) return Promise.resolve();
+  if (active.received >= expected) return Promise.resolve(true);
   return new Promise((resolve) => {
-    const done = () => {
+    const done = (all) => {
       clearTimeout(timer);
       active.onReceived = null;
-      resolve();
+      resolve(all);
     };
-    const timer = setTimeout(done, limit);
-    active.onReceived = () => { if (active.received >= expected) done(); };
+    const timer = setTimeout(() => done(false), limit);
+    active.onReceived = () => { if (active.received >= expected) done(true); };
   });
 }

@@ -38,16 +38,19 @@ export async function copyText(text) {
 
 const loading = new Map();
 
+function addStylesheet(href, id) {
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = href;
+  if (id) link.id = id;
+  document.head.appendChild(link);
+}
+
 /** Loads a vendored script (and its stylesheet) once; resolves when it has run. */
 function loadVendor(script, stylesheet) {
   if (!loading.has(script)) {
     loading.set(script, new Promise((resolve, reject) => {
-      if (stylesheet) {
-        const link = document.createElement("link");
-        link.rel = "stylesheet";
-        link.href = stylesheet;
-        document.head.appendChild(link);
-      }
+      if (stylesheet) addStylesheet(stylesheet);
       const el = document.createElement("script");
       el.src = script;
       el.onload = () => resolve();
@@ -73,13 +76,7 @@ export function syncHighlightTheme() {
 /** Loads highlight.js with its light and dark themes. */
 function loadHighlighter() {
   if (!document.getElementById("hl-light")) {
-    for (const [id, href] of HIGHLIGHT_THEMES) {
-      const link = document.createElement("link");
-      link.rel = "stylesheet";
-      link.href = href;
-      link.id = id;
-      document.head.appendChild(link);
-    }
+    for (const [id, href] of HIGHLIGHT_THEMES) addStylesheet(href, id);
     syncHighlightTheme();
   }
   return loadVendor(HIGHLIGHT);
