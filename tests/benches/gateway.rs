@@ -11,9 +11,11 @@
 //! and `gateway_loopback_get/unrouted_404` instead, with `gateway_verify_token_in_process` as its
 //! floor.
 //!
-//! `gateway_streams/1000_concurrent_to_completion`: one iteration opens 1,000 streaming chats at
-//! once (1,000 connections, all in flight together) and reads every one to `data: [DONE]` (the
-//! demo reply, ~85 events each, as fast as the client reads). The client keeps its idle
+//! `gateway_streams/1000_concurrent_to_completion`: one iteration starts 1,000 streaming chats at
+//! once and reads every one to `data: [DONE]` (the demo reply, ~85 events each, as fast as the
+//! client reads). Up to 1,000 connections: a reply that ends before a later chat starts hands its
+//! connection on, so not all 1,000 are guaranteed in flight together (the
+//! `a_thousand_concurrent_streams_are_held` test holds them all open at once). The client keeps its idle
 //! connections, so later iterations reuse them instead of churning 1,000 ephemeral ports.
 
 #![allow(
@@ -22,6 +24,9 @@
     clippy::expect_used,
     clippy::print_stdout
 )]
+
+#[path = "../tests/gateway_support/mod.rs"]
+mod gateway_support;
 
 use std::time::{Duration, Instant};
 
@@ -53,7 +58,7 @@ fn setup() -> Setup {
         for tier in ["free", "pro", "max"] {
             config.projects[0].tier_limits.insert(tier.into(), lots);
         }
-        Gateway::spawn(config, "127.0.0.1:0".parse().unwrap())
+        Gateway::spawn(config, gateway_support::loopback())
             .await
             .unwrap()
     });
@@ -257,21 +262,10 @@ fn summaries() {
     );
 }
 
-/// Raises the soft `RLIMIT_NOFILE` to the hard limit: 1,000 streams need ~2,000 descriptors.
-fn raise_fd_limit() {
-    let (soft, hard) = rlimit::Resource::NOFILE.get().unwrap();
-    assert!(
-        hard >= 2_512,
-        "1,000 streams need ~2,500 descriptors; the hard RLIMIT_NOFILE is {hard}"
-    );
-    if soft < hard {
-        rlimit::Resource::NOFILE.set(hard, hard).unwrap();
-    }
-}
-
 fn streams(c: &mut Criterion) {
     const STREAMS: usize = 1_000;
-    raise_fd_limit();
+    // A client and a server socket per stream, plus headroom.
+    gateway_support::raise_fd_limit(2 * STREAMS as u64 + 512);
     let s = setup();
     let url = format!("{}/v1/chat/completions", s.gw.base_url());
     // Unlimited idle connections: each iteration reuses the previous one's 1,000.

@@ -11,11 +11,10 @@ mod gateway_support;
 use std::process::Stdio;
 use std::time::Duration;
 
-use behest_desktop::core::gateway::{Gateway, GatewayConfig};
 use behest_desktop::core::keys::RsaKey;
 use behest_desktop::core::protocol::is_api_key;
 use futures_util::StreamExt as _;
-use gateway_support::{chat_request, json_of};
+use gateway_support::{chat_request, json_of, start};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
@@ -280,12 +279,7 @@ async fn host_binds_that_address_only() {
 #[tokio::test]
 async fn upstream_relays_chats_to_another_server() {
     // The upstream: an in-process gateway whose chat route wants its own bearer.
-    let upstream = Gateway::spawn(
-        GatewayConfig::demo().unwrap(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let upstream = start(|_| {}).await;
     let upstream_key = upstream.mint("relay", None, 3600).unwrap();
     let url = format!("{}/v1", upstream.base_url());
     let (child, out, a) = launch_with(

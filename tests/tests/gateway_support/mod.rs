@@ -134,3 +134,21 @@ pub fn sse_payloads(body: &str) -> Vec<String> {
 pub fn code(body: &Value) -> Option<&str> {
     body.pointer("/error/code").and_then(Value::as_str)
 }
+
+/// Raises this process's soft `RLIMIT_NOFILE` to its hard limit (Debian's soft default is 1,024),
+/// failing clearly when even the hard limit is below `needed`.
+pub fn raise_fd_limit(needed: u64) {
+    let (soft, hard) = rlimit::Resource::NOFILE.get().expect("getrlimit(NOFILE)");
+    assert!(
+        hard >= needed,
+        "this test needs {needed} file descriptors but the hard RLIMIT_NOFILE is {hard}: \
+         raise it (e.g. `ulimit -Hn 4096` as root, or LimitNOFILE= for the service)"
+    );
+    if soft < hard {
+        rlimit::Resource::NOFILE
+            .set(hard, hard)
+            .expect("setrlimit(NOFILE) to the hard limit");
+    }
+    let (soft, _) = rlimit::Resource::NOFILE.get().expect("getrlimit(NOFILE)");
+    assert!(soft >= needed, "soft RLIMIT_NOFILE still {soft}");
+}

@@ -3,15 +3,16 @@
 //! `chat.completion` or an SSE stream ([`super::stream`]). When the reply ends (or the client
 //! leaves) the [`Finisher`] records usage, tokens and the thread exchange exactly once.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use axum::Json;
 use futures_util::StreamExt as _;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use super::conn::ResetSwitch;
 use super::envelope::ApiError;
@@ -140,7 +141,6 @@ pub fn prompt_tokens(messages: &[ChatMessage]) -> u64 {
 pub async fn completions(
     State(state): State<Shared>,
     fault: Option<Extension<StreamFault>>,
-    conn: Option<Extension<ConnectInfo<ResetSwitch>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -158,11 +158,7 @@ pub async fn completions(
             source: SessionSource::Claim,
         }),
     };
-    let stream_fault = fault.map(|f| StreamFault {
-        reset: conn.map(|c| c.0 .0),
-        ..f.0
-    });
-    let mut response = v.attach(respond(&state, &v, &headers, &body, stream_fault).await);
+    let mut response = v.attach(respond(&state, &v, &headers, &body, fault.map(|f| f.0)).await);
     if let Some(session) = session {
         response.extensions_mut().insert(session);
     }
@@ -319,11 +315,4 @@ pub struct StreamFault {
     pub fault: Fault,
     /// The request's connection, for a real TCP reset (none when served without one).
     pub reset: Option<ResetSwitch>,
-}
-
-impl StreamFault {
-    /// A fault for a request whose connection is not known yet.
-    pub fn new(fault: Fault) -> Self {
-        StreamFault { fault, reset: None }
-    }
 }

@@ -19,14 +19,9 @@ use axum::serve::{IncomingStream, Listener};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-/// What every accepted socket gets before it is served.
-pub fn configure(tcp: &TcpStream) {
-    // Nagle plus delayed ACK costs ~40 ms per small answer (§12); failure only costs latency.
-    let _ = tcp.set_nodelay(true);
-}
-
 /// Trips a connection's reset: once tripped, the connection ends with RST when it is dropped.
-/// Handlers reach it through `ConnectInfo<ResetSwitch>`.
+/// The edge middleware reads it from `ConnectInfo<ResetSwitch>` and hands it over with a
+/// scripted stream fault ([`StreamFault`](super::chat::StreamFault)).
 #[derive(Debug, Clone, Default)]
 pub struct ResetSwitch(Arc<AtomicBool>);
 
@@ -50,18 +45,14 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Configures `tcp` ([`configure`]) and gives it a fresh switch.
+    /// Sets `TCP_NODELAY` on `tcp` and gives it a fresh switch.
     pub fn new(tcp: TcpStream) -> Self {
-        configure(&tcp);
+        // Nagle plus delayed ACK costs ~40 ms per small answer (§12); failure only costs latency.
+        let _ = tcp.set_nodelay(true);
         Connection {
             tcp,
             reset: ResetSwitch::default(),
         }
-    }
-
-    /// The socket.
-    pub fn tcp(&self) -> &TcpStream {
-        &self.tcp
     }
 
     /// This connection's switch.
@@ -170,7 +161,7 @@ mod tests {
     #[tokio::test]
     async fn accepted_sockets_have_nodelay() -> io::Result<()> {
         let (conn, _peer) = accepted().await?;
-        assert!(conn.tcp().nodelay()?, "TCP_NODELAY on the accepted socket");
+        assert!(conn.tcp.nodelay()?, "TCP_NODELAY on the accepted socket");
         Ok(())
     }
 

@@ -10,7 +10,6 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::conn::{ConnListener, ResetSwitch};
-
 use super::faults::Faults;
 use super::mint::{issue, MintParams};
 use super::record::RecordedRequest;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt as _};
 
 use super::envelope::ApiError;
 use crate::core::protocol::chat::ChatMessage;
@@ -101,21 +101,17 @@ pub fn demo_text(messages: &[ChatMessage]) -> String {
 /// delta was ready): the answer's `finish_reason` is then `length`.
 pub fn capped(text: TextStream, max: u64) -> (TextStream, Arc<AtomicBool>) {
     let cut = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&cut);
-    let stream = futures_util::stream::unfold((text, max), move |(mut text, left)| {
-        let flag = Arc::clone(&flag);
-        async move {
-            use futures_util::StreamExt as _;
-            let item = text.next().await?;
-            if left == 0 {
-                // One more delta than allowed: the reply was cut (a later error no longer matters).
-                if item.is_ok() {
-                    flag.store(true, Ordering::SeqCst);
-                }
-                return None;
+    let state = (text, max, Arc::clone(&cut));
+    let stream = futures_util::stream::unfold(state, |(mut text, left, flag)| async move {
+        let item = text.next().await?;
+        if left == 0 {
+            // One more delta than allowed: the reply was cut (a later error no longer matters).
+            if item.is_ok() {
+                flag.store(true, Ordering::SeqCst);
             }
-            Some((item, (text, left - 1)))
+            return None;
         }
+        Some((item, (text, left - 1, flag)))
     });
     (Box::pin(stream), cut)
 }
@@ -165,7 +161,6 @@ impl Responder for DemoResponder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures_util::StreamExt as _;
 
     #[test]
     fn demo_text_quotes_the_last_user_message_and_is_markdown_rich() {
@@ -191,29 +186,28 @@ mod tests {
         assert_eq!(t, demo_text(&msgs), "deterministic");
     }
 
-    async fn collect_capped(pieces: &[&str], max: u64) -> (Vec<String>, bool) {
-        use futures_util::StreamExt as _;
+    async fn collect_capped(pieces: &[&str], max: u64) -> (Result<Vec<String>, ApiError>, bool) {
         let items: Vec<Result<String, ApiError>> =
             pieces.iter().map(|p| Ok(p.to_string())).collect();
         let (stream, cut) = capped(Box::pin(futures_util::stream::iter(items)), max);
-        let got: Vec<String> = stream.map(|p| p.unwrap()).collect().await;
-        (got, cut.load(Ordering::SeqCst))
+        let got: Vec<_> = stream.collect().await;
+        (got.into_iter().collect(), cut.load(Ordering::SeqCst))
     }
 
     #[tokio::test]
     async fn a_cap_keeps_the_first_deltas_and_says_whether_it_cut() {
         assert_eq!(
             collect_capped(&["a ", "b ", "c"], 2).await,
-            (vec!["a ".to_string(), "b ".to_string()], true)
+            (Ok(vec!["a ".to_string(), "b ".to_string()]), true)
         );
         assert_eq!(
             collect_capped(&["a ", "b ", "c"], 3).await,
-            (vec!["a ".into(), "b ".into(), "c".into()], false),
+            (Ok(vec!["a ".into(), "b ".into(), "c".into()]), false),
             "a reply that fits exactly was not cut"
         );
         assert_eq!(
             collect_capped(&["a "], 10).await,
-            (vec!["a ".to_string()], false)
+            (Ok(vec!["a ".to_string()]), false)
         );
     }
 

@@ -7,7 +7,7 @@
 //! record.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{ACCESS_CONTROL_REQUEST_METHOD, CONTENT_TYPE, ORIGIN};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use futures_util::StreamExt as _;
 
+use super::conn::ResetSwitch;
 use super::envelope::{code_for_status, ApiError};
 use super::faults::{Fault, Route};
 use super::record::{redact_body, redact_headers, RecordedRequest, SessionUse};
@@ -146,9 +147,14 @@ async fn dispatch(state: &Shared, request: &mut Request, next: Next) -> Response
     if let Some(status) = fault.status {
         return scripted(&fault, status);
     }
+    // The connection's reset switch, for a real TCP reset (absent when served without one).
+    let reset = request
+        .extensions()
+        .get::<ConnectInfo<ResetSwitch>>()
+        .map(|c| c.0.clone());
     request
         .extensions_mut()
-        .insert(chat::StreamFault::new(fault));
+        .insert(chat::StreamFault { fault, reset });
     next.run(std::mem::take(request)).await
 }
 

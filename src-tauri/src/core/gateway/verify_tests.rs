@@ -42,9 +42,15 @@ impl Fixture {
         json!({"alg": "RS256", "kid": self.state.config.global_kid, "typ": "JWT"})
     }
     fn with(&self, key: &str, value: Value) -> String {
+        self.with_all(self.header(), &[(key, value)])
+    }
+    /// The claims with every change of `changes` applied, signed under `header`.
+    fn with_all(&self, header: Value, changes: &[(&str, Value)]) -> String {
         let mut c = self.claims();
-        c[key] = value;
-        self.global(self.header(), &c)
+        for (key, value) in changes {
+            c[*key] = value.clone();
+        }
+        self.global(header, &c)
     }
     fn without(&self, key: &str) -> String {
         let mut c = self.claims();
@@ -307,20 +313,6 @@ fn removed_kids_fail_immediately() -> Result<()> {
     Ok(())
 }
 
-/// A token with claims `changes` applied (a `null` removes the claim), under `header`.
-fn token_with(f: &Fixture, header: Value, changes: &[(&str, Value)]) -> String {
-    let mut c = f.claims();
-    for (key, value) in changes {
-        match (value, c.as_object_mut()) {
-            (Value::Null, Some(map)) => {
-                map.remove(*key);
-            }
-            _ => c[*key] = value.clone(),
-        }
-    }
-    f.global(header, &c)
-}
-
 fn message(r: &std::result::Result<Verified, ApiError>) -> String {
     r.as_ref()
         .err()
@@ -334,34 +326,27 @@ fn with_two_faults_the_first_in_section_16_order_wins() -> Result<()> {
     let kid = f.state.config.global_kid.clone();
     let good = || json!({"alg": "RS256", "kid": kid});
     // Step 3 (expired) before step 5 (tenant): 401, not 403.
-    let r = f.check(&token_with(
-        &f,
+    let r = f.check(&f.with_all(
         good(),
         &[("exp", json!(NOW - 3600)), ("tid", json!("other"))],
     ));
     assert_eq!(status(&r), 401, "expired + wrong tid");
     assert!(message(&r).contains("expired"), "{}", message(&r));
     // Step 3 (not yet valid) before step 5 (project).
-    let r = f.check(&token_with(
-        &f,
+    let r = f.check(&f.with_all(
         good(),
         &[("nbf", json!(NOW + 3600)), ("pid", json!("other"))],
     ));
     assert_eq!(status(&r), 401, "future nbf + wrong pid");
     // Step 4 (audience) before step 5 (tenant).
-    let r = f.check(&token_with(
-        &f,
-        good(),
-        &[("aud", json!("openai")), ("tid", json!("other"))],
-    ));
+    let r = f.check(&f.with_all(good(), &[("aud", json!("openai")), ("tid", json!("other"))]));
     assert_eq!(status(&r), 401, "wrong aud + wrong tid");
     assert!(message(&r).contains("audience"), "{}", message(&r));
     // Step 2 (algorithm) before the kid lookup in the same step.
-    let r = f.check(&token_with(&f, json!({"alg": "RS512", "kid": "nope"}), &[]));
+    let r = f.check(&f.with_all(json!({"alg": "RS512", "kid": "nope"}), &[]));
     assert!(message(&r).contains("algorithm"), "{}", message(&r));
     // Step 2 (kid) before step 3 (expiry).
-    let r = f.check(&token_with(
-        &f,
+    let r = f.check(&f.with_all(
         json!({"alg": "RS256", "kid": "nope"}),
         &[("exp", json!(NOW - 3600))],
     ));
@@ -377,8 +362,7 @@ fn with_two_faults_the_first_in_section_16_order_wins() -> Result<()> {
     let r = f.check(&other.sign_jwt(&good(), &c)?);
     assert!(message(&r).contains("signature"), "{}", message(&r));
     // Step 3 (expiry) before step 4 (issuer).
-    let r = f.check(&token_with(
-        &f,
+    let r = f.check(&f.with_all(
         good(),
         &[
             ("exp", json!(NOW - 3600)),
@@ -387,11 +371,7 @@ fn with_two_faults_the_first_in_section_16_order_wins() -> Result<()> {
     ));
     assert!(message(&r).contains("expired"), "{}", message(&r));
     // Step 5 (tenant) before step 6 (user).
-    let r = f.check(&token_with(
-        &f,
-        good(),
-        &[("tid", json!("other")), ("uid", json!(""))],
-    ));
+    let r = f.check(&f.with_all(good(), &[("tid", json!("other")), ("uid", json!(""))]));
     assert_eq!(status(&r), 403, "wrong tid + empty uid");
     // Step 1 (shape) before everything: an API key is refused as such.
     let r = f.check("behest_sk_live_0123456789abcdef0123456789abcdef");
