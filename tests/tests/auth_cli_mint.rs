@@ -33,6 +33,11 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Asserts that `out` exited with 0, naming `what` and showing its stderr otherwise.
+fn assert_ok(out: &Output, what: &str) {
+    assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out.stderr));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_mode_prints_json_raw_and_human_without_leaking() {
     let gw = gateway().await;
@@ -50,12 +55,7 @@ async fn every_mode_prints_json_raw_and_human_without_leaking() {
             &env,
             &["--json", "--user", "alice", "--session", "sess-cli"],
         );
-        assert_eq!(
-            json.status.code(),
-            Some(0),
-            "{name}: {}",
-            text(&json.stderr)
-        );
+        assert_ok(&json, name);
         let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
@@ -82,7 +82,7 @@ async fn every_mode_prints_json_raw_and_human_without_leaking() {
         }
 
         let raw = mint(home.path(), &env, &["--raw"]);
-        assert_eq!(raw.status.code(), Some(0));
+        assert_ok(&raw, name);
         let token = text(&raw.stdout).trim_end().to_string();
         assert!(
             inspect(&token).is_some() && !token.contains('\n'),
@@ -94,7 +94,7 @@ async fn every_mode_prints_json_raw_and_human_without_leaking() {
         );
 
         let human = mint(home.path(), &env, &[]);
-        assert_eq!(human.status.code(), Some(0));
+        assert_ok(&human, name);
         let out = text(&human.stdout);
         assert!(
             out.contains(name) && out.contains("\"uid\"") && out.contains("expires"),
@@ -190,12 +190,7 @@ async fn tier_and_ttl_reach_the_claims() {
                 &pairs(mode, &gw),
                 &["--json", "--tier", tier, "--ttl", &ttl_arg],
             );
-            assert_eq!(
-                out.status.code(),
-                Some(0),
-                "{mode:?}: {}",
-                text(&out.stderr)
-            );
+            assert_ok(&out, &format!("{mode:?}"));
             let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
             let claims = &v["claims"];
             assert_eq!(claims["tier"], want_tier, "{mode:?} --tier {tier}");
@@ -216,7 +211,7 @@ async fn the_deprecated_key_variable_is_warned_about_once() {
         ("BEHEST_API_KEY".to_string(), key.clone()),
     ];
     let out = mint(home.path(), &env, &["--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_ok(&out, "mint --json");
     let stderr = text(&out.stderr);
     assert_eq!(
         stderr.matches("BEHEST_API_KEY is deprecated").count(),

@@ -18,7 +18,7 @@ use behest_desktop::core::gateway::{Fault, GatewayHandle, Route};
 use behest_desktop::core::redact::Secret;
 use behest_desktop::core::retry::RetryPolicy;
 use behest_desktop::core::Error;
-use chat_support::{read_request, write, TcpDouble};
+use chat_support::{read_request, token_bundle_answer, write, TcpDouble};
 
 const MINT: &str = "/v1/auth/mint";
 const TOKEN: &str = "/api/behest/token";
@@ -134,14 +134,7 @@ async fn flaky_token_endpoint(fail_first: usize, token: Secret) -> TcpDouble {
             if index < fail_first {
                 return; // dropped: the connection closes with no answer
             }
-            let body = serde_json::json!({
-                "token": token.expose(), "ttl": 3600, "sessionId": "sess-flaky",
-            })
-            .to_string();
-            let answer = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
+            let answer = token_bundle_answer(&token, "sess-flaky");
             write(&mut stream, answer.as_bytes()).await;
         }
     })

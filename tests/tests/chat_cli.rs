@@ -17,7 +17,8 @@ use behest_desktop::core::protocol::chat::ChatMessage;
 use behest_desktop::core::redact::Secret;
 use behest_desktop_tests::app_binary;
 use chat_support::{
-    chat_requests, first_chat, gateway, gateway_with, read_request, run, write, Run, TcpDouble,
+    chat_requests, first_chat, gateway, gateway_with, read_request, run, token_bundle_answer,
+    write, Run, TcpDouble,
 };
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
@@ -176,14 +177,7 @@ async fn token_endpoint(
         async move {
             let head = read_request(&mut stream).await;
             seen.lock().unwrap().push(head);
-            let body = serde_json::json!({
-                "token": token.expose(), "ttl": 3600, "sessionId": "sess-cli-sentinel",
-            })
-            .to_string();
-            let answer = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
+            let answer = token_bundle_answer(&token, "sess-cli-sentinel");
             write(&mut stream, answer.as_bytes()).await;
         }
     })

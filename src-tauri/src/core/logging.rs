@@ -50,8 +50,7 @@ pub fn panic_report(
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "(no message)".into());
     scrub(&format!(
-        "behest-desktop stopped on a bug at {place}: {}
-",
+        "behest-desktop stopped on a bug at {place}: {}\n",
         message.replace('\n', " ")
     ))
 }
@@ -104,31 +103,46 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for ScrubbingWriter<M> {
     }
 }
 
+/// Test support: a `MakeWriter` that keeps what is written, to assert on log lines.
+#[cfg(test)]
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+#[cfg(test)]
+impl LogSink {
+    /// What was written so far.
+    pub fn text(&self) -> String {
+        self.0
+            .lock()
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+impl<'a> MakeWriter<'a> for LogSink {
+    type Writer = LogSink;
+    fn make_writer(&'a self) -> LogSink {
+        self.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-    struct SinkWriter(Arc<Mutex<Vec<u8>>>);
-    impl Write for SinkWriter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            if let Ok(mut v) = self.0.lock() {
-                v.extend_from_slice(buf);
-            }
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    impl<'a> MakeWriter<'a> for Sink {
-        type Writer = SinkWriter;
-        fn make_writer(&'a self) -> SinkWriter {
-            SinkWriter(self.0.clone())
-        }
-    }
 
     #[test]
     fn a_panic_is_reported_in_one_scrubbed_line() {
@@ -148,7 +162,7 @@ mod tests {
 
     #[test]
     fn log_lines_are_scrubbed() {
-        let sink = Sink::default();
+        let sink = LogSink::default();
         let subscriber = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::TRACE)
             .with_writer(ScrubbingWriter::new(sink.clone()))
@@ -160,11 +174,7 @@ mod tests {
             );
             tracing::info!("key behest_sk_live_0123456789abcdef0123456789abcdef in use");
         });
-        let out = sink
-            .0
-            .lock()
-            .map(|v| String::from_utf8_lossy(&v).into_owned())
-            .unwrap_or_default();
+        let out = sink.text();
         assert!(out.contains("sending"), "{out}");
         assert!(!out.contains("eyJhbGci"), "{out}");
         assert!(!out.contains("0123456789abcdef"), "{out}");

@@ -16,8 +16,14 @@
 //!   `max_backoff`, times a jitter factor in [0.75, 1].
 //! - Never on 400, 402, 403, 404, 422 or any other status.
 //! - At most [`RetryPolicy::max_attempts`] requests per send, whatever the mix.
+//!
+//! [`drive`] applies the policy: the one loop behind a chat send and a token request, each of
+//! which says only how to send once, refresh its token and wait (a [`Retried`]).
 
+use std::ops::ControlFlow;
 use std::time::Duration;
+
+use crate::core::{Error, Result};
 
 /// Limits of the retry policy.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +64,16 @@ pub enum Failure {
         /// The parsed, uncapped `Retry-After` / `retry-after-ms`.
         retry_after: Option<Duration>,
     },
+}
+
+impl Failure {
+    /// The HTTP status that failed (`None`: the connection failed).
+    pub fn status(self) -> Option<u16> {
+        match self {
+            Failure::Status { status, .. } => Some(status),
+            Failure::Connect => None,
+        }
+    }
 }
 
 /// What has been tried so far in one send.
@@ -128,6 +144,86 @@ impl RetryPolicy {
             0.0
         };
         base.mul_f64(1.0 - jitter / 4.0)
+    }
+}
+
+/// How one request of a [`Retried`] went, short of a final error.
+pub(crate) enum Sent<T> {
+    /// It finished (an answer, or an outcome such as a cancel): returned as it is.
+    Done(T),
+    /// It failed in a way the policy judges: sent again, or this error is surfaced.
+    Failed(Failure, Error),
+}
+
+/// A request [`drive`] sends again per a [`RetryPolicy`]: what a chat send and a token request
+/// do differently.
+pub(crate) trait Retried {
+    /// What a finished request gives.
+    type Output;
+    /// Names the request in the retry log line (`"chat"`, `"token"`).
+    const WHAT: &'static str;
+    /// Whether a 401 is retried once with a fresh token; without a token to refresh (a mint) a
+    /// 401 is final at once.
+    const REFRESHES: bool;
+
+    /// Sends the request once; an error is final (never retried).
+    async fn send(&mut self) -> Result<Sent<Self::Output>>;
+
+    /// Drops the token a 401 came back for, before the one retry with a fresh one. `Break`
+    /// ends the request with that output.
+    async fn refresh(&mut self) -> ControlFlow<Self::Output> {
+        ControlFlow::Continue(())
+    }
+
+    /// Waits `wait` before request number `attempt` (`status`: what failed, `None` for the
+    /// connection). Sleeps by default; `Break` ends the request with that output.
+    async fn pause(
+        &mut self,
+        attempt: u32,
+        wait: Duration,
+        status: Option<u16>,
+    ) -> ControlFlow<Self::Output> {
+        let _ = (attempt, status); // only the wait matters to a plain sleep
+        tokio::time::sleep(wait).await;
+        ControlFlow::Continue(())
+    }
+}
+
+/// Sends `request` until it finishes, fails for good, or `policy` gives up (then with the last
+/// error), with random jitter on the backoff.
+pub(crate) async fn drive<R: Retried>(policy: &RetryPolicy, mut request: R) -> Result<R::Output> {
+    let mut tried = Attempts {
+        refreshed: !R::REFRESHES,
+        ..Attempts::default()
+    };
+    loop {
+        tried.requests += 1;
+        let (failure, error) = match request.send().await? {
+            Sent::Done(output) => return Ok(output),
+            Sent::Failed(failure, error) => (failure, error),
+        };
+        let next = match policy.decide(failure, tried, rand::random::<f64>()) {
+            Decision::GiveUp => return Err(error),
+            Decision::RefreshAndRetry => {
+                tried.refreshed = true;
+                request.refresh().await
+            }
+            Decision::RetryAfter(wait) => {
+                tried.retries += 1;
+                let status = failure.status();
+                tracing::debug!(
+                    ?wait,
+                    ?status,
+                    attempt = tried.requests,
+                    "{} request failed, retrying",
+                    R::WHAT
+                );
+                request.pause(tried.requests + 1, wait, status).await
+            }
+        };
+        if let ControlFlow::Break(output) = next {
+            return Ok(output);
+        }
     }
 }
 
@@ -248,6 +344,61 @@ mod tests {
             assert!(
                 d >= Duration::from_millis(750) && d <= Duration::from_secs(1),
                 "{d:?}"
+            );
+        }
+    }
+
+    /// A request answered by `script` in turn (`None`: success), recording what the driver did.
+    struct Scripted<const REFRESHING: bool> {
+        script: Vec<Option<u16>>,
+        log: Vec<String>,
+    }
+
+    impl<const REFRESHING: bool> Retried for Scripted<REFRESHING> {
+        type Output = Vec<String>;
+        const WHAT: &'static str = "scripted";
+        const REFRESHES: bool = REFRESHING;
+
+        async fn send(&mut self) -> Result<Sent<Vec<String>>> {
+            let next = self.script.remove(0);
+            self.log.push(format!("send {next:?}"));
+            Ok(match next {
+                None => Sent::Done(std::mem::take(&mut self.log)),
+                Some(status) => Sent::Failed(
+                    Failure::Status {
+                        status,
+                        retry_after: None,
+                    },
+                    Error::Protocol(format!("status {status}")),
+                ),
+            })
+        }
+
+        async fn refresh(&mut self) -> ControlFlow<Vec<String>> {
+            self.log.push("refresh".into());
+            ControlFlow::Continue(())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_driver_refreshes_retries_and_gives_up_per_the_policy() {
+        let p = RetryPolicy::default();
+        let chat = Scripted::<true> {
+            script: vec![Some(401), Some(503), None],
+            log: Vec::new(),
+        };
+        let log = drive(&p, chat).await.ok();
+        let want = ["send Some(401)", "refresh", "send Some(503)", "send None"];
+        assert_eq!(log, Some(want.map(String::from).to_vec()));
+        // Without a token to refresh a 401 is final; 503s stop after two retries.
+        for script in [vec![Some(401), None], vec![Some(503); 4]] {
+            let mint = Scripted::<false> {
+                script: script.clone(),
+                log: Vec::new(),
+            };
+            assert!(
+                matches!(drive(&p, mint).await, Err(Error::Protocol(_))),
+                "{script:?}"
             );
         }
     }

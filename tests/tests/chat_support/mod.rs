@@ -276,6 +276,19 @@ pub fn sse_delta(text: &str, finish: Option<&str>) -> String {
     format!("data: {chunk}\n\n")
 }
 
+/// A close-delimited 200 answer from a token endpoint: a bundle with `token`, a 3600 s ttl and
+/// `session_id`.
+pub fn token_bundle_answer(token: &Secret, session_id: &str) -> String {
+    let body = serde_json::json!({
+        "token": token.expose(), "ttl": 3600, "sessionId": session_id,
+    })
+    .to_string();
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
 /// Waits until the peer closes (EOF or reset); returns whether it did within `limit`.
 pub async fn wait_for_close(stream: &mut TcpStream, limit: Duration) -> bool {
     let mut sink = [0u8; 1024];

@@ -6,13 +6,13 @@
 //! [`crate::core::protocol::errors::classify`]; the token endpoint is never told the user id or
 //! tier; no key, PEM, session credential or token reaches a log line or an error message.
 //!
-//! Retries: a mint or token-endpoint POST follows the chat's [`RetryPolicy`] (connect errors,
-//! 408, 409, 429 and 5xx; `Retry-After` honoured up to its cap; at most 2 retries with backoff);
-//! 400, 401, 402, 403, 404 and 422 are final at once. The backoff sleeps inside the mint future,
-//! so a caller that races the mint against a cancellation token (the chat client does) stops it
-//! at once by dropping that future. A [`Minter::scope`] names everything a token depends on
-//! (mode, base URL, issuing identity, default user and tier), so a changed configuration never
-//! reuses a stored token.
+//! Retries: a mint or token-endpoint POST goes through the same retry driver as a chat send
+//! (`core::retry::drive`) with a [`RetryPolicy`] (connect errors, 408, 409, 429 and 5xx;
+//! `Retry-After` honoured up to its cap; at most 2 retries with backoff); 400, 401, 402, 403, 404
+//! and 422 are final at once. The backoff sleeps inside the mint future, so a caller that races
+//! the mint against a cancellation token (the chat client does) stops it at once by dropping
+//! that future. A [`Minter::scope`] names everything a token depends on (mode, base URL, issuing
+//! identity, default user and tier), so a changed configuration never reuses a stored token.
 
 pub mod api_key;
 pub mod clock;
@@ -33,7 +33,7 @@ pub use token_endpoint::TokenEndpointMinter;
 use crate::core::config::{AuthMode, Config, SigningConfig};
 use crate::core::protocol::claims::Tier;
 use crate::core::redact::Secret;
-use crate::core::retry::{Attempts, Decision, Failure, RetryPolicy};
+use crate::core::retry::{Failure, Retried, RetryPolicy, Sent};
 use crate::core::token::BoxFuture;
 use crate::core::{Error, Result};
 
@@ -223,105 +223,142 @@ pub(crate) async fn post_json(
     body: Option<Vec<u8>>,
     retry: &RetryPolicy,
 ) -> Result<Answer> {
-    let body = body.map(Bytes::from);
-    // No token to refresh here: a 401 is final at once.
-    let mut tried = Attempts {
-        refreshed: true,
-        ..Attempts::default()
+    let request = TokenRequest {
+        client,
+        url,
+        bearer,
+        body: body.map(Bytes::from),
     };
-    loop {
-        tried.requests += 1;
-        let (failure, error) = match post_once(client, url, bearer, body.clone()).await {
-            Ok(answer) => return Ok(answer),
-            Err((Some(failure), error)) => (failure, error),
-            Err((None, error)) => return Err(error),
+    crate::core::retry::drive(retry, request).await
+}
+
+/// A mint or token-endpoint POST, as the retry driver sends it.
+struct TokenRequest<'a> {
+    client: &'a reqwest::Client,
+    url: &'a str,
+    bearer: &'a Secret,
+    body: Option<Bytes>,
+}
+
+impl Retried for TokenRequest<'_> {
+    type Output = Answer;
+    const WHAT: &'static str = "token";
+    // No token to refresh here: a 401 is final at once.
+    const REFRESHES: bool = false;
+
+    /// One POST: the 2xx answer, or an error answer or broken connection for the policy to
+    /// judge; an error is final (e.g. a header timeout or a broken body).
+    async fn send(&mut self) -> Result<Sent<Answer>> {
+        let mut request = self
+            .client
+            .post(self.url)
+            .bearer_auth(self.bearer.expose())
+            .header(reqwest::header::ACCEPT, "application/json");
+        request = match self.body.clone() {
+            Some(bytes) => request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(bytes),
+            None => request.header(reqwest::header::CONTENT_LENGTH, "0"),
         };
-        match retry.decide(failure, tried, rand::random::<f64>()) {
-            Decision::RetryAfter(wait) => {
-                tried.retries += 1;
-                let status = match failure {
-                    Failure::Status { status, .. } => Some(status),
-                    Failure::Connect => None,
-                };
-                tracing::debug!(
-                    ?wait,
-                    ?status,
-                    attempt = tried.requests,
-                    "token request failed, retrying"
-                );
-                tokio::time::sleep(wait).await;
+        let mut response = match request.send().await {
+            Ok(r) => r,
+            // Waiting for the answer timed out: the server may be working on it; not retried
+            // (as for chat). A refused, reset or timed-out connection is.
+            Err(e) if e.is_timeout() && !e.is_connect() => {
+                return Err(crate::core::http::transport_error(e))
             }
-            Decision::RefreshAndRetry | Decision::GiveUp => return Err(error),
+            Err(e) => {
+                return Ok(Sent::Failed(
+                    Failure::Connect,
+                    crate::core::http::transport_error(e),
+                ))
+            }
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(crate::core::http::transport_error)?
+        {
+            if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(Error::Protocol(format!(
+                    "the answer is over {MAX_RESPONSE_BYTES} bytes"
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
         }
+        if status >= 400 {
+            let error = crate::core::protocol::errors::classify(
+                status,
+                &headers,
+                &bytes,
+                SystemTime::now(),
+            );
+            let failure = Failure::Status {
+                status,
+                retry_after: error.retry_after(),
+            };
+            return Ok(Sent::Failed(failure, error));
+        }
+        if !(200..300).contains(&status) {
+            return Err(Error::Protocol(format!("unexpected http status {status}")));
+        }
+        Ok(Sent::Done(Answer {
+            status,
+            body: bytes,
+            trace_id: crate::core::protocol::errors::trace_id(&headers),
+        }))
     }
 }
 
-/// One POST: the 2xx answer, or the error with what the retry policy needs to know of it
-/// (`None`: never retried, e.g. a header timeout or a broken body).
-async fn post_once(
-    client: &reqwest::Client,
-    url: &str,
-    bearer: &Secret,
-    body: Option<Bytes>,
-) -> std::result::Result<Answer, (Option<Failure>, Error)> {
-    let mut request = client
-        .post(url)
-        .bearer_auth(bearer.expose())
-        .header(reqwest::header::ACCEPT, "application/json");
-    request = match body {
-        Some(bytes) => request
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(bytes),
-        None => request.header(reqwest::header::CONTENT_LENGTH, "0"),
-    };
-    let mut response = match request.send().await {
-        Ok(r) => r,
-        // Waiting for the answer timed out: the server may be working on it; not retried (as
-        // for chat). A refused, reset or timed-out connection is.
-        Err(e) if e.is_timeout() && !e.is_connect() => {
-            return Err((None, crate::core::http::transport_error(e)))
-        }
-        Err(e) => {
-            return Err((
-                Some(Failure::Connect),
-                crate::core::http::transport_error(e),
-            ))
-        }
-    };
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| (None, crate::core::http::transport_error(e)))?
-    {
-        if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err((
-                None,
-                Error::Protocol(format!("the answer is over {MAX_RESPONSE_BYTES} bytes")),
-            ));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    if status >= 400 {
-        let error =
-            crate::core::protocol::errors::classify(status, &headers, &bytes, SystemTime::now());
-        let failure = Failure::Status {
-            status,
-            retry_after: error.retry_after(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scope_tells_credentials_apart_without_holding_them() {
+        let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(0));
+        let defaults = MintDefaults {
+            user_id: "u".into(),
+            ttl: 60,
+            tier: None,
         };
-        return Err((Some(failure), error));
+        let api_key = |key: &str| {
+            let base = "http://127.0.0.1:1".to_string();
+            ApiKeyMinter::new(
+                reqwest::Client::new(),
+                base,
+                Secret::new(key),
+                defaults.clone(),
+                Arc::clone(&clock),
+            )
+            .scope()
+        };
+        let endpoint = |credential: &str| {
+            let url = "http://127.0.0.1:1/token".to_string();
+            TokenEndpointMinter::new(
+                reqwest::Client::new(),
+                url,
+                Secret::new(credential),
+                60,
+                Arc::clone(&clock),
+            )
+            .for_base_url("http://127.0.0.1:1")
+            .scope()
+        };
+        let (a, b) = (api_key("SENTINEL_KEY_a"), api_key("SENTINEL_KEY_b"));
+        let (c, d) = (
+            endpoint("SENTINEL_SESSION_c"),
+            endpoint("SENTINEL_SESSION_d"),
+        );
+        assert_eq!(a, api_key("SENTINEL_KEY_a"), "the same key, the same scope");
+        assert_ne!(a, b);
+        assert_eq!(c, endpoint("SENTINEL_SESSION_c"));
+        assert_ne!(c, d);
+        for scope in [a, b, c, d] {
+            assert!(!scope.contains("SENTINEL"), "{scope}");
+        }
     }
-    if !(200..300).contains(&status) {
-        return Err((
-            None,
-            Error::Protocol(format!("unexpected http status {status}")),
-        ));
-    }
-    Ok(Answer {
-        status,
-        body: bytes,
-        trace_id: crate::core::protocol::errors::trace_id(&headers),
-    })
 }

@@ -7,6 +7,7 @@
 //! gateway derives both from the token. The body is serialized once and re-sent unchanged on a
 //! retry.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -15,12 +16,12 @@ use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CO
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::retry::{Attempts, Decision, Failure, RetryPolicy};
 use super::stream::{self, StreamContext};
 use super::{ChatEvent, ChatFailure, ChatOutcome, ChatStatus, SinkClosed};
 use crate::core::protocol::chat::{ChatMessage, ChatRequest, StreamOptions};
 use crate::core::protocol::{errors, paths, HEADER_SESSION_ID, HEADER_THREAD_ID};
 use crate::core::redact::scrub;
+use crate::core::retry::{self, Failure, Retried, RetryPolicy, Sent};
 use crate::core::token::{Bearer, TokenSource};
 use crate::core::{Error, Result};
 
@@ -159,8 +160,15 @@ impl ChatClient {
     {
         let started = Instant::now();
         let body = self.body(send).map_err(ChatFailure::before_text)?;
-        let answer = match self
-            .open(send, body, cancel, &mut sink)
+        let opening = Opening {
+            client: self,
+            send,
+            body,
+            cancel,
+            sink: &mut sink,
+            bearer: None,
+        };
+        let answer = match retry::drive(&self.config.retry, opening)
             .await
             .map_err(ChatFailure::before_text)?
         {
@@ -168,7 +176,6 @@ impl ChatClient {
             Opened::Cancelled => return Ok(ChatOutcome::empty(ChatStatus::Cancelled)),
         };
         let trace_id = errors::trace_id(answer.headers());
-        let http_status = answer.status().as_u16();
         if sink(ChatEvent::Started {
             trace_id: trace_id.clone(),
         })
@@ -180,18 +187,15 @@ impl ChatClient {
         let ctx = StreamContext {
             started,
             trace_id,
+            http_status: answer.status().as_u16(),
             idle_timeout: self.config.idle_timeout,
             max_body_bytes: self.config.max_body_bytes,
         };
-        let outcome = if send.stream {
+        if send.stream {
             stream::drive(answer.bytes_stream(), ctx, cancel, &mut sink).await
         } else {
             stream::whole(answer.bytes_stream(), ctx, cancel, &mut sink).await
-        };
-        outcome.map(|mut o| {
-            o.http_status = Some(http_status);
-            o
-        })
+        }
     }
 
     /// The headers `send` goes out with when the token's session is `session_id`, for the
@@ -257,109 +261,6 @@ impl ChatClient {
         Ok(h)
     }
 
-    /// Sends until a 2xx answer's headers arrive, the policy gives up, or `cancel` trips; each
-    /// wait before a retry is announced to `sink` first.
-    async fn open<F>(
-        &self,
-        send: &ChatSend,
-        body: Bytes,
-        cancel: &CancellationToken,
-        sink: &mut F,
-    ) -> Result<Opened>
-    where
-        F: FnMut(ChatEvent) -> std::result::Result<(), SinkClosed>,
-    {
-        let mut tried = Attempts::default();
-        loop {
-            let bearer = tokio::select! {
-                biased;
-                _ = cancel.cancelled() => return Ok(Opened::Cancelled),
-                b = self.tokens.bearer() => b?,
-            };
-            let request = self
-                .http
-                .post(self.endpoint.clone())
-                .headers(self.headers(send, &bearer)?)
-                .body(body.clone());
-            tried.requests += 1;
-            let sent = tokio::select! {
-                biased;
-                _ = cancel.cancelled() => return Ok(Opened::Cancelled),
-                r = tokio::time::timeout(self.config.header_timeout, request.send()) => r,
-            };
-            let (failure, error) = match sent {
-                Err(_) => {
-                    let limit = self.config.header_timeout;
-                    return Err(Error::Timeout(format!("no answer within {limit:?}")));
-                }
-                Ok(Err(e)) if e.is_timeout() && !e.is_connect() => {
-                    return Err(Error::Timeout(describe(&e.without_url())));
-                }
-                Ok(Err(e)) => (Failure::Connect, Error::Network(describe(&e.without_url()))),
-                Ok(Ok(answer)) if answer.status().is_success() => {
-                    return Ok(Opened::Answer(answer))
-                }
-                Ok(Ok(answer)) => {
-                    let status = answer.status().as_u16();
-                    let headers = answer.headers().clone();
-                    let Some(body) = self.error_body(answer, cancel).await else {
-                        return Ok(Opened::Cancelled);
-                    };
-                    let error = errors::classify(status, &headers, &body, SystemTime::now());
-                    let retry_after = error.retry_after();
-                    (
-                        Failure::Status {
-                            status,
-                            retry_after,
-                        },
-                        error,
-                    )
-                }
-            };
-            match self
-                .config
-                .retry
-                .decide(failure, tried, rand::random::<f64>())
-            {
-                Decision::GiveUp => return Err(error),
-                Decision::RefreshAndRetry => {
-                    tried.refreshed = true;
-                    tokio::select! {
-                        biased;
-                        _ = cancel.cancelled() => return Ok(Opened::Cancelled),
-                        _ = self.tokens.invalidate(&bearer) => {}
-                    }
-                }
-                Decision::RetryAfter(wait) => {
-                    tried.retries += 1;
-                    tracing::debug!(
-                        ?wait,
-                        attempt = tried.requests,
-                        "chat request failed, retrying"
-                    );
-                    let status = match failure {
-                        Failure::Status { status, .. } => Some(status),
-                        _ => None,
-                    };
-                    let announced = sink(ChatEvent::Retrying {
-                        attempt: tried.requests + 1,
-                        wait,
-                        status,
-                    });
-                    if announced.is_err() {
-                        cancel.cancel();
-                        return Ok(Opened::Cancelled);
-                    }
-                    tokio::select! {
-                        biased;
-                        _ = cancel.cancelled() => return Ok(Opened::Cancelled),
-                        _ = tokio::time::sleep(wait) => {}
-                    }
-                }
-            }
-        }
-    }
-
     /// Reads an error answer's body (bounded, each read raced against `cancel` and the idle
     /// timeout). `None` when cancelled; a body that breaks or stalls is classified as far as read.
     async fn error_body(
@@ -382,6 +283,112 @@ impl ChatClient {
                 }
                 _ => return Some(body),
             }
+        }
+    }
+}
+
+/// One chat send as the retry driver repeats it: sent until a 2xx answer's headers arrive, the
+/// policy gives up, or `cancel` trips; each wait before a retry is announced to `sink` first.
+struct Opening<'a, F> {
+    client: &'a ChatClient,
+    send: &'a ChatSend,
+    body: Bytes,
+    cancel: &'a CancellationToken,
+    sink: &'a mut F,
+    /// The token of the last request (what a 401 invalidates).
+    bearer: Option<Bearer>,
+}
+
+impl<F> Retried for Opening<'_, F>
+where
+    F: FnMut(ChatEvent) -> std::result::Result<(), SinkClosed>,
+{
+    type Output = Opened;
+    const WHAT: &'static str = "chat";
+    const REFRESHES: bool = true;
+
+    async fn send(&mut self) -> Result<Sent<Opened>> {
+        let client = self.client;
+        let bearer = tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => return Ok(Sent::Done(Opened::Cancelled)),
+            b = client.tokens.bearer() => b?,
+        };
+        let request = client
+            .http
+            .post(client.endpoint.clone())
+            .headers(client.headers(self.send, &bearer)?)
+            .body(self.body.clone());
+        self.bearer = Some(bearer);
+        let sent = tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => return Ok(Sent::Done(Opened::Cancelled)),
+            r = tokio::time::timeout(client.config.header_timeout, request.send()) => r,
+        };
+        match sent {
+            Err(_) => {
+                let limit = client.config.header_timeout;
+                Err(Error::Timeout(format!("no answer within {limit:?}")))
+            }
+            Ok(Err(e)) if e.is_timeout() && !e.is_connect() => {
+                Err(Error::Timeout(describe(&e.without_url())))
+            }
+            Ok(Err(e)) => Ok(Sent::Failed(
+                Failure::Connect,
+                Error::Network(describe(&e.without_url())),
+            )),
+            Ok(Ok(answer)) if answer.status().is_success() => {
+                Ok(Sent::Done(Opened::Answer(answer)))
+            }
+            Ok(Ok(answer)) => {
+                let status = answer.status().as_u16();
+                let headers = answer.headers().clone();
+                let Some(body) = client.error_body(answer, self.cancel).await else {
+                    return Ok(Sent::Done(Opened::Cancelled));
+                };
+                let error = errors::classify(status, &headers, &body, SystemTime::now());
+                let retry_after = error.retry_after();
+                Ok(Sent::Failed(
+                    Failure::Status {
+                        status,
+                        retry_after,
+                    },
+                    error,
+                ))
+            }
+        }
+    }
+
+    async fn refresh(&mut self) -> ControlFlow<Opened> {
+        let Some(stale) = self.bearer.take() else {
+            return ControlFlow::Continue(());
+        };
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => ControlFlow::Break(Opened::Cancelled),
+            _ = self.client.tokens.invalidate(&stale) => ControlFlow::Continue(()),
+        }
+    }
+
+    async fn pause(
+        &mut self,
+        attempt: u32,
+        wait: Duration,
+        status: Option<u16>,
+    ) -> ControlFlow<Opened> {
+        let announced = (self.sink)(ChatEvent::Retrying {
+            attempt,
+            wait,
+            status,
+        });
+        if announced.is_err() {
+            self.cancel.cancel();
+            return ControlFlow::Break(Opened::Cancelled);
+        }
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => ControlFlow::Break(Opened::Cancelled),
+            _ = tokio::time::sleep(wait) => ControlFlow::Continue(()),
         }
     }
 }

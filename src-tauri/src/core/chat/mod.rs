@@ -1,5 +1,5 @@
 //! Chat completions against a Behest gateway: request building with the retry policy
-//! (`client`, `retry`), the stream driver (`stream`), and the registry of requests in flight
+//! (`client`, over [`crate::core::retry`]), the stream driver (`stream`), and the registry of requests in flight
 //! (`registry`).
 //!
 //! Invariants:
@@ -16,14 +16,11 @@ mod client;
 mod registry;
 mod stream;
 
-/// The retry policy (shared with `auth`; kept under this path for callers of the chat client).
-pub use crate::core::retry;
-
 use std::time::Duration;
 
+pub use crate::core::retry::RetryPolicy;
 pub use client::{ChatClient, ChatConfig, ChatSend};
 pub use registry::{InFlight, InFlightGuard};
-pub use retry::RetryPolicy;
 
 use crate::core::protocol::chat::Usage;
 use crate::core::Error;

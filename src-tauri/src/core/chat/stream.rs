@@ -37,6 +37,8 @@ pub(crate) struct StreamContext {
     pub started: Instant,
     /// `X-Trace-Id` of the answer.
     pub trace_id: Option<String>,
+    /// The answer's HTTP status (a 2xx).
+    pub http_status: u16,
     /// Longest silence between two reads.
     pub idle_timeout: Duration,
     /// Largest non-streaming body.
@@ -196,7 +198,7 @@ where
             tokens_per_second,
             trace_id: self.ctx.trace_id,
             status,
-            http_status: None,
+            http_status: Some(self.ctx.http_status),
         }
     }
 

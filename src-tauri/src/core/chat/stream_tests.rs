@@ -9,6 +9,7 @@ fn ctx(idle_ms: u64) -> StreamContext {
     StreamContext {
         started: Instant::now(),
         trace_id: Some("tr-1".into()),
+        http_status: 200,
         idle_timeout: Duration::from_millis(idle_ms),
         max_body_bytes: 1 << 20,
     }
