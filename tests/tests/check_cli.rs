@@ -11,6 +11,7 @@ mod check_support;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use behest_desktop::core::gateway::GatewayHandle;
 use check_support::*;
 
 const ALLOWED: &str = "https://app.example.com";
@@ -259,16 +260,30 @@ async fn the_mode_and_base_url_name_their_source_env_or_settings_file() {
         c.session_token.expose().to_string(),
     )];
     let out = run_cli(home.path(), env, &["--json"]).await;
-    exits(&out, 0, "the token endpoint from the settings file");
-    let report = json_of(&out);
-    assert_eq!(report["mode"], "tokenEndpoint");
-    assert_eq!(
-        detail(&report, "config.mode"),
-        "tokenEndpoint, from settings.tokenUrl (settings file)"
+    let report = passes_with_sources(
+        &out,
+        &gw,
+        "the token endpoint from the settings file",
+        "tokenEndpoint, from settings.tokenUrl (settings file)",
     );
-    assert!(detail(&report, "config.baseUrl").contains("from settings.baseUrl (settings file)"));
-    assert_clean(&out, &secrets_of(&gw));
+    assert_eq!(report["mode"], "tokenEndpoint");
     gw.shutdown().await;
+}
+
+/// Asserts the run passed, `config.mode` reads `mode` and `config.baseUrl` names the settings
+/// file, with no secret printed; returns the report.
+fn passes_with_sources(
+    out: &Output,
+    gw: &GatewayHandle,
+    case: &str,
+    mode: &str,
+) -> serde_json::Value {
+    exits(out, 0, case);
+    let report = json_of(out);
+    assert_eq!(detail(&report, "config.mode"), mode);
+    assert!(detail(&report, "config.baseUrl").contains("from settings.baseUrl (settings file)"));
+    assert_clean(out, &secrets_of(gw));
+    report
 }
 
 /// The keyring source through the real binary: needs a D-Bus session with an unlocked
@@ -304,14 +319,12 @@ async fn a_key_stored_in_the_os_keyring_is_named_as_the_source() {
     let out = run_cli(home.path(), env, &["--json"]).await;
     // Best effort: the service name is random, a leftover entry harms nothing.
     let _cleanup = store.delete(KEY).await;
-    exits(&out, 0, "the key from the OS keyring");
-    let report = json_of(&out);
-    assert_eq!(
-        detail(&report, "config.mode"),
-        "apiKey, from the key stored in the OS keyring"
+    passes_with_sources(
+        &out,
+        &gw,
+        "the key from the OS keyring",
+        "apiKey, from the key stored in the OS keyring",
     );
-    assert!(detail(&report, "config.baseUrl").contains("from settings.baseUrl (settings file)"));
-    assert_clean(&out, &secrets_of(&gw));
     gw.shutdown().await;
 }
 

@@ -13,6 +13,7 @@ use behest_desktop::core::config::Env;
 use behest_desktop::core::gateway::{
     Fault, Gateway, GatewayConfig, GatewayHandle, Route as GatewayRoute,
 };
+use behest_desktop::core::protocol::claims::inspect;
 use behest_desktop::ipc::args::{Arg, ChannelArg};
 use behest_desktop::ipc::commands::chat::chat as chat_command;
 use behest_desktop::ipc::commands::dev::run_check;
@@ -284,16 +285,6 @@ fn recent_requests_lists_the_chat_with_its_trace_id_and_no_secret() {
     assert_eq!(one.as_array().map(Vec::len), Some(1));
 }
 
-/// Decodes a JWT's payload (the test may see the token; it is never printed).
-fn claims_of(token: &str) -> Value {
-    use base64::Engine as _;
-    let payload = token.split('.').nth(1).unwrap_or_default();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap_or_default();
-    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-}
-
 #[test]
 fn current_token_describes_the_session_token_and_mints_nothing_while_it_is_valid() {
     let h = Harness::demo();
@@ -316,7 +307,7 @@ fn current_token_describes_the_session_token_and_mints_nothing_while_it_is_valid
     assert_eq!(signings(&h), before, "no token was minted for the panel");
     // It is the token chats send and copy_token copies: same claims (jti included).
     let (token, signature) = token_needles(&h);
-    let claims = claims_of(&token);
+    let claims = inspect(&token).map_or(Value::Null, |i| i.claims);
     assert!(claims["jti"].is_string(), "a readable token");
     assert_eq!(first["claims"], claims);
     assert_eq!(first["expiresAt"], claims["exp"]);
@@ -429,6 +420,26 @@ fn http_mints_are_logged_with_their_real_status_and_a_refused_one_with_its_error
             row["traceId"].as_str().is_some_and(|t| !t.is_empty()),
             "{kind}: the trace id is kept: {row}"
         );
+        // The headers the log shows for it are the ones the gateway received (the log writes
+        // them out by hand, to match auth's `post_json`: this catches the two drifting apart).
+        let received: Vec<String> = gateway
+            .requests()
+            .iter()
+            .rfind(|r| r.path == path)
+            .map(|r| r.headers.iter().map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default();
+        let shown = row["requestHeaders"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(shown.len() >= 3, "{kind}: {row}");
+        for line in &shown {
+            let name = line["name"].as_str().unwrap_or_default();
+            assert!(
+                received.iter().any(|r| r == name),
+                "{kind}: the log shows {name}, never sent ({received:?})"
+            );
+        }
         let first_id = row["id"].as_u64();
         // A refused mint (403 is final: no retry) keeps its status, trace id and error.
         gateway

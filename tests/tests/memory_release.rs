@@ -1,4 +1,5 @@
 //! `core::memory::release_free_memory` really gives freed heap back to the system (glibc only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use behest_desktop::core::memory::release_free_memory;
 

@@ -20,6 +20,8 @@ use std::process::ExitCode;
 
 use crate::core::check::{self, CheckOptions, CheckReport, CheckResult, Provenance};
 use crate::core::config::load::{DemoGateway, DemoOptions, Loaded};
+use crate::core::config::Config;
+use crate::core::Result;
 
 /// Arguments of `behest-desktop check`.
 #[derive(Debug, clap::Args)]
@@ -54,29 +56,33 @@ async fn execute(args: &CheckArgs, mut progress: impl FnMut(&CheckResult) + Send
         Ok(l) => l,
         Err(e) => return check::unreadable(&e, file.as_deref(), &args.origins, progress),
     };
-    let provenance = Provenance::detect(&loaded.env, &loaded.settings, &loaded.stored);
-    let config = match loaded.resolve() {
-        Ok(c) => c,
-        Err(e) => return check::unresolved(&e, &args.origins, progress),
-    };
-    let http = match crate::core::http::shared_client() {
-        Ok(h) => h,
+    let (config, http, gateway) = match prepare(&loaded).await {
+        Ok(prepared) => prepared,
         Err(e) => return check::unresolved(&e, &args.origins, progress),
     };
     let mut options = CheckOptions::new(http);
     options.origins = args.origins.clone();
     options.control_plane = check::control_plane(args.control_plane.as_deref(), &loaded.env);
-    options.provenance = Some(provenance);
-    let gateway = match DemoGateway::for_config(&config, &DemoOptions::headless()).await {
-        Ok(g) => g,
-        Err(e) => return check::unresolved(&e, &args.origins, progress),
-    };
+    options.provenance = Some(Provenance::detect(
+        &loaded.env,
+        &loaded.settings,
+        &loaded.stored,
+    ));
     options.demo = gateway.as_ref().map(|g| g.credentials.clone());
     let report = check::run(&config, &options, &mut progress).await;
     if let Some(gw) = gateway {
         gw.shutdown().await;
     }
     report
+}
+
+/// What a run needs beyond the loaded sources: the resolved configuration, the HTTP client and,
+/// in demo mode, the in-process gateway.
+async fn prepare(loaded: &Loaded) -> Result<(Config, reqwest::Client, Option<DemoGateway>)> {
+    let config = loaded.resolve()?;
+    let http = crate::core::http::shared_client()?;
+    let gateway = DemoGateway::for_config(&config, &DemoOptions::headless()).await?;
+    Ok((config, http, gateway))
 }
 
 /// Runs `behest-desktop check`.

@@ -17,6 +17,7 @@ use super::requests::{Exchange, RequestKind, RequestRecord};
 use super::{Backend, TokenInfo};
 use crate::core::check::{self, CheckOptions, CheckReport, CheckResult, Provenance};
 use crate::core::protocol::claims;
+use crate::core::redact::Secret;
 use crate::core::token::TokenSource as _;
 use crate::core::{Error, Result};
 
@@ -52,6 +53,26 @@ pub fn parse_origins(origins: &[String]) -> Result<Vec<String>> {
         ));
     }
     Ok(parsed)
+}
+
+/// What `token` says, for the panel: its decoded header and claims, its expiry (the `exp`
+/// claim, else `expires_at` as the issuer reported it) and session id (the issuer's, else the
+/// `sid` claim); never the token. Shared by [`Backend::current_token`] and `Backend::mint`.
+pub(super) fn describe_token(
+    mode: &str,
+    token: &Secret,
+    expires_at: Option<i64>,
+    session_id: Option<&str>,
+) -> Result<TokenInfo> {
+    let inspected = claims::inspect(token.expose())
+        .ok_or_else(|| Error::Protocol("the token is not a readable jwt".into()))?;
+    Ok(TokenInfo {
+        mode: mode.to_string(),
+        expires_at: inspected.exp().or(expires_at),
+        session_id: session_id.or_else(|| inspected.sid()).map(str::to_string),
+        header: inspected.header,
+        claims: inspected.claims,
+    })
 }
 
 impl Backend {
@@ -102,18 +123,12 @@ impl Backend {
     pub async fn current_token(&self) -> Result<TokenInfo> {
         let link = self.ready_link().await?;
         let bearer = link.tokens.bearer().await?;
-        let inspected = claims::inspect(bearer.token.expose())
-            .ok_or_else(|| Error::Protocol("the session's token is not a readable jwt".into()))?;
-        Ok(TokenInfo {
-            mode: link.mode.to_string(),
-            expires_at: inspected.exp().or(bearer.expires_at),
-            session_id: bearer
-                .session_id
-                .clone()
-                .or_else(|| inspected.sid().map(str::to_string)),
-            header: inspected.header,
-            claims: inspected.claims,
-        })
+        describe_token(
+            link.mode,
+            &bearer.token,
+            bearer.expires_at,
+            bearer.session_id.as_deref(),
+        )
     }
 
     /// Up to `limit` of the last exchanges, newest first.

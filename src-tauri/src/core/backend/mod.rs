@@ -24,7 +24,6 @@ use crate::core::auth::MintParams;
 use crate::core::chat::InFlight;
 use crate::core::config::{self, Env, Settings};
 use crate::core::history::{History, HistoryOptions, HistoryPaths};
-use crate::core::protocol::claims;
 use crate::core::protocol::SIGNING_KEY_PREFIX;
 use crate::core::redact::Secret;
 use crate::core::secrets::{self, KeyringState, SecretStore};
@@ -378,18 +377,12 @@ impl Backend {
             session_id: None,
         };
         let minted = link.minter.mint(&params).await?;
-        let inspected = claims::inspect(minted.token.expose())
-            .ok_or_else(|| Error::Protocol("the minted token is not a readable jwt".into()))?;
-        Ok(TokenInfo {
-            mode: link.mode.to_string(),
-            expires_at: inspected.exp().or(minted.expires_at),
-            session_id: minted
-                .session_id
-                .clone()
-                .or_else(|| inspected.sid().map(str::to_string)),
-            header: inspected.header,
-            claims: inspected.claims,
-        })
+        dev::describe_token(
+            link.mode,
+            &minted.token,
+            minted.expires_at,
+            minted.session_id.as_deref(),
+        )
     }
 
     /// The current chat token, for the clipboard only.

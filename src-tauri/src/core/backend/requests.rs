@@ -22,7 +22,7 @@ use crate::core::auth::{MintParams, Minted, Minter};
 use crate::core::chat::{ChatFailure, ChatOutcome, ChatStatus};
 use crate::core::config::{AuthMode, Config};
 use crate::core::protocol::paths;
-use crate::core::redact::{excerpt, scrub};
+use crate::core::redact::{excerpt, REDACTED};
 use crate::core::token::BoxFuture;
 use crate::core::{Error, Result};
 
@@ -46,14 +46,13 @@ pub struct HeaderLine {
     pub value: String,
 }
 
-/// Whether a header carries a credential by its name alone.
+/// Whether a header carries a credential by its name alone (`auth` covers `Authorization` and
+/// `Proxy-Authorization`).
 fn secret_header(name: &str) -> bool {
-    matches!(
-        name,
-        "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
-    ) || ["key", "token", "secret", "password", "auth", "signature"]
-        .iter()
-        .any(|word| name.contains(word))
+    matches!(name, "cookie" | "set-cookie")
+        || ["key", "token", "secret", "password", "auth", "signature"]
+            .iter()
+            .any(|word| name.contains(word))
 }
 
 /// `headers` as the request log keeps them: `Authorization` (and `Proxy-Authorization`) keep
@@ -65,19 +64,20 @@ pub fn redact_headers(headers: &HeaderMap) -> Vec<HeaderLine> {
         .iter()
         .take(MAX_HEADERS)
         .map(|(name, value)| {
-            let name = name.as_str().to_ascii_lowercase();
+            // `http` keeps header names lowercase.
+            let name = name.as_str().to_string();
             let text = value.to_str().unwrap_or("[not text]");
             let value = if name == "authorization" || name == "proxy-authorization" {
                 match text.split_once(' ') {
                     Some((scheme, _)) if scheme.chars().all(|c| c.is_ascii_alphanumeric()) => {
-                        format!("{scheme} [redacted]")
+                        format!("{scheme} {REDACTED}")
                     }
-                    _ => "[redacted]".to_string(),
+                    _ => REDACTED.to_string(),
                 }
             } else if value.is_sensitive() || secret_header(&name) {
-                "[redacted]".to_string()
+                REDACTED.to_string()
             } else {
-                excerpt(&scrub(text), MAX_HEADER_VALUE)
+                excerpt(text, MAX_HEADER_VALUE)
             };
             HeaderLine { name, value }
         })
@@ -330,9 +330,9 @@ impl RequestLog {
             duration_ms: u64::try_from(exchange.duration.as_millis()).unwrap_or(u64::MAX),
             trace_id: exchange
                 .trace_id
-                .map(|t| excerpt(&scrub(t.trim()), MAX_TRACE))
+                .map(|t| excerpt(t.trim(), MAX_TRACE))
                 .filter(|t| !t.is_empty()),
-            error: exchange.error.map(|e| excerpt(&scrub(&e), MAX_ERROR)),
+            error: exchange.error.map(|e| excerpt(&e, MAX_ERROR)),
             request_headers: redact_headers(&exchange.request_headers),
         };
         if let Ok(mut ring) = self.ring.lock() {
@@ -361,7 +361,7 @@ fn split_url(text: &str) -> (Option<String>, String) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
             (Some(u.origin().ascii_serialization()), u.path().to_string())
         }
-        _ => (None, excerpt(&scrub(text), MAX_ERROR)),
+        _ => (None, excerpt(text, MAX_ERROR)),
     }
 }
 
