@@ -64,12 +64,16 @@ DRIVER_PID=$!
 cleanup() { kill "$DRIVER_PID" 2>/dev/null || true; }
 trap cleanup EXIT
 
-for _ in $(seq 1 100); do
-  if (exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null; then break; fi
-  kill -0 "$DRIVER_PID" 2>/dev/null || { cat "$WORK/driver.log" >&2; fail "tauri-driver exited"; }
-  sleep 0.1
+# tauri-driver forwards each session to WebKitWebDriver, which it starts alongside itself: a
+# session asked for before both listen is refused ("tcp connect error"), so wait for both ports.
+for port in "$PORT" "$NATIVE_PORT"; do
+  for _ in $(seq 1 100); do
+    if (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then break; fi
+    kill -0 "$DRIVER_PID" 2>/dev/null || { cat "$WORK/driver.log" >&2; fail "tauri-driver exited"; }
+    sleep 0.1
+  done
+  (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null || { cat "$WORK/driver.log" >&2; fail "nothing listens on $port (tauri-driver or WebKitWebDriver)"; }
 done
-(exec 3<>/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null || { cat "$WORK/driver.log" >&2; fail "tauri-driver did not listen on $PORT"; }
 
 cd "$ROOT"
 set +e

@@ -98,16 +98,21 @@ def mem_tree_kb(root):
     """{'pss', 'uss', 'anon'} in kB summed from /proc/<pid>/smaps_rollup over a process and its
     descendants. PSS and USS move when *another* process maps the same files (another instance
     of the same binary, other WebKit apps: their pages become shared), so on a shared machine
-    `anon` (anonymous memory: heaps, JS heap, caches) is the figure that only this tree moves."""
+    `anon` (anonymous memory: heaps, JS heap, caches) is the figure that only this tree moves.
+    'anon_parts' is anon per process name {comm: kB}."""
     keys = {"Pss:": "pss", "Private_Clean:": "uss", "Private_Dirty:": "uss", "Anonymous:": "anon"}
-    total = {"pss": 0, "uss": 0, "anon": 0}
+    total = {"pss": 0, "uss": 0, "anon": 0, "anon_parts": {}}
     for pid in descendants(root):
         try:
             with open(f"/proc/{pid}/smaps_rollup") as f:
                 for line in f:
                     key = keys.get(line.split(" ", 1)[0])
                     if key:
-                        total[key] += int(line.split()[1])
+                        kb = int(line.split()[1])
+                        total[key] += kb
+                        if key == "anon":
+                            name = comm(pid)
+                            total["anon_parts"][name] = total["anon_parts"].get(name, 0) + kb
         except OSError:
             continue
     return total

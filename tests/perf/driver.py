@@ -51,12 +51,15 @@ class App:
             [exe, "--port", str(PORT), "--native-port", str(PORT + 1)],
             env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", PORT), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        # tauri-driver listens at once but forwards to WebKitWebDriver, which it starts alongside:
+        # a session asked for before that one listens is refused, so wait for both ports.
+        for port in (PORT, PORT + 1):
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
         try:
             return self._session()
         except BaseException:

@@ -44,13 +44,15 @@ def main():
     def record(app, step, **extra):
         time.sleep(args.settle)
         mb, parts = app.pss_mb()
-        anon = common.mem_tree_kb(app.pid)["anon"] / 1024.0
+        mem = common.mem_tree_kb(app.pid)
+        anon = mem["anon"] / 1024.0
+        anon_parts = {k: round(v / 1024, 1) for k, v in mem["anon_parts"].items()}
         row = {"step": step, "pss_mb": round(mb, 1), "anon_mb": round(anon, 1), "parts": parts,
-               "load": common.loadavg(), **extra}
+               "anon_parts": anon_parts, "load": common.loadavg(), **extra}
         rows.append(row)
         over, anon_over = mb - rows[0]["pss_mb"], anon - rows[0]["anon_mb"]
         print(f"{step:34} PSS {mb:6.1f} MB ({over:+6.1f} over idle), anon {anon:6.1f} MB "
-              f"({anon_over:+6.1f} over idle) {parts}; load {row['load']}"
+              f"({anon_over:+6.1f} over idle) PSS {parts} anon {anon_parts}; load {row['load']}"
               + (f"; {extra}" if extra else ""), flush=True)
 
     # Tier "max" (300 requests/min): the demo gateway enforces the tier limits, and the default

@@ -15,6 +15,8 @@ pub mod save_dialog;
 pub mod settings_store;
 pub mod state;
 #[cfg(target_os = "linux")]
+pub mod web_memory;
+#[cfg(target_os = "linux")]
 pub mod webkit;
 
 use std::sync::Arc;
@@ -107,9 +109,14 @@ async fn open_state() -> crate::core::Result<AppState> {
 /// Opens the window and runs the event loop until the app quits.
 pub fn run_app() -> std::process::ExitCode {
     let started = std::time::Instant::now();
+    let one_arena = crate::core::memory::limit_arenas(crate::core::memory::DESKTOP_ARENAS);
     crate::core::logging::init();
     #[cfg(target_os = "linux")]
-    webkit::self_check();
+    {
+        webkit::self_check();
+        web_memory::install_from_env();
+    }
+    tracing::debug!(one_arena, "malloc arenas capped");
     let state = match tauri::async_runtime::block_on(open_state()) {
         Ok(state) => state,
         Err(error) => {

@@ -1,0 +1,215 @@
+//! A memory limit for the WebKit web process, so a long session gives its memory back.
+//!
+//! WebKitGTK's web process releases its caches (decoded resources, glyphs and fonts, layout
+//! and style caches, the JavaScript heap after a full collection, the allocator's free pages)
+//! when its own footprint passes a fraction of a memory limit. The default limit is the smaller
+//! of 3 GB and the machine's RAM, with releases from a third of it: a chat window never gets
+//! there, and after a few hundred streamed answers its web process stayed ~70 MB above idle
+//! long after the DOM that needed it was gone (BENCHMARKS.md, "After heavy use").
+//!
+//! The limit is `WebKitMemoryPressureSettings`, a *construct-only* property of the
+//! `WebKitWebContext`. wry (under Tauri) builds that context itself and has no way to pass it,
+//! so this module is the one piece written by hand around that gap: before the first context is
+//! built, it wraps the class's `set_property` so that when GObject sets
+//! `memory-pressure-settings` to its default (none) during construction, ours are set instead.
+//! A value someone else passed explicitly is left alone. Nothing else of the class changes.
+//! Drop this module once wry can pass the settings (it needs `memory_pressure_settings` on the
+//! context builder in `webkitgtk/web_context.rs`).
+//!
+//! The web process is never killed for its size (no kill threshold): above the limit it only
+//! releases memory, at each poll, and keeps working.
+
+use std::ffi::CStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use webkit2gtk::glib::{gobject_ffi, translate::*, StaticType, ToValue};
+use webkit2gtk::MemoryPressureSettings;
+
+/// Overrides [`Limits::DEFAULT`]'s memory limit, in MB; `0` keeps WebKit's own defaults.
+pub const LIMIT_ENV: &str = "BEHEST_WEB_MEMORY_LIMIT_MB";
+
+/// The settings handed to WebKit (fractions are of `limit_mb`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// The memory limit of the web process, in MB.
+    pub limit_mb: u32,
+    /// Above this fraction of the limit, the web process releases what it can spare.
+    pub conservative: f64,
+    /// Above this fraction, it also drops every cache and runs a full collection.
+    pub strict: f64,
+    /// Seconds between two measurements of its footprint.
+    pub poll_seconds: f64,
+}
+
+impl Limits {
+    /// An idle chat window's web process holds ~31 MB of private memory here; releases start
+    /// at ~42 MB (a long conversation on screen) and turn strict at ~64 MB. Measured choices,
+    /// BENCHMARKS.md "After heavy use".
+    pub const DEFAULT: Limits = Limits {
+        limit_mb: 128,
+        conservative: 0.33,
+        strict: 0.5,
+        poll_seconds: 5.0,
+    };
+
+    /// [`Limits::DEFAULT`], or none when `env` (the value of [`LIMIT_ENV`]) is `0`; another
+    /// number replaces the limit. An unreadable value is reported and ignored.
+    pub fn from_env(env: Option<&str>) -> Option<Limits> {
+        let Some(raw) = env.map(str::trim).filter(|raw| !raw.is_empty()) else {
+            return Some(Limits::DEFAULT);
+        };
+        match raw.parse::<u32>() {
+            Ok(0) => None,
+            Ok(limit_mb) => Some(Limits {
+                limit_mb,
+                ..Limits::DEFAULT
+            }),
+            Err(_) => {
+                tracing::warn!(
+                    value = raw,
+                    "{LIMIT_ENV} is not a whole number of MB; using the default limit"
+                );
+                Some(Limits::DEFAULT)
+            }
+        }
+    }
+
+    /// The WebKit settings for these limits.
+    pub fn settings(&self) -> MemoryPressureSettings {
+        // The safe `MemoryPressureSettings::new` insists on an initialised GTK, which a plain
+        // data structure does not need (and tests run without GTK).
+        #[allow(unsafe_code)]
+        // SAFETY: `webkit_memory_pressure_settings_new` returns a new boxed value that we own.
+        let mut settings: MemoryPressureSettings =
+            unsafe { from_glib_full(webkit2gtk::ffi::webkit_memory_pressure_settings_new()) };
+        settings.set_memory_limit(self.limit_mb);
+        // WebKit checks conservative < strict against the values already set: strict first.
+        settings.set_strict_threshold(self.strict);
+        settings.set_conservative_threshold(self.conservative);
+        settings.set_poll_interval(self.poll_seconds);
+        settings
+    }
+}
+
+type SetProperty = unsafe extern "C" fn(
+    *mut gobject_ffi::GObject,
+    u32,
+    *mut gobject_ffi::GValue,
+    *mut gobject_ffi::GParamSpec,
+);
+
+struct Hook {
+    original: SetProperty,
+    limits: Limits,
+}
+
+static HOOK: OnceLock<Option<Hook>> = OnceLock::new();
+static APPLIED: AtomicU64 = AtomicU64::new(0);
+
+const PROPERTY: &CStr = c"memory-pressure-settings";
+
+/// Makes every `WebKitWebContext` built from now on carry `limits`. Call before the first
+/// webview; later calls change nothing (the first one's limits stay).
+pub fn install(limits: Limits) {
+    HOOK.get_or_init(|| {
+        let hook = wrap_set_property(limits);
+        if hook.is_none() {
+            tracing::warn!(
+                "WebKitWebContext has no set_property; web process memory limit not set"
+            );
+        }
+        hook
+    });
+}
+
+/// How many web contexts were built with the limit (diagnostics and tests).
+pub fn applied() -> u64 {
+    APPLIED.load(Ordering::SeqCst)
+}
+
+#[allow(unsafe_code)]
+fn wrap_set_property(limits: Limits) -> Option<Hook> {
+    // SAFETY: `g_type_class_ref` returns the class structure of a registered GObject type (the
+    // reference is never dropped: the class must outlive every context). Its first member is
+    // the `GObjectClass`, whose `set_property` slot we read and replace once, before any
+    // instance exists and on the thread that will build the contexts (`install` runs through
+    // a `OnceLock`).
+    unsafe {
+        let class = gobject_ffi::g_type_class_ref(webkit2gtk::WebContext::static_type().into_glib())
+            as *mut gobject_ffi::GObjectClass;
+        let original = (*class).set_property?;
+        let hook = Hook { original, limits };
+        (*class).set_property = Some(set_property);
+        Some(hook)
+    }
+}
+
+#[allow(unsafe_code)]
+unsafe extern "C" fn set_property(
+    object: *mut gobject_ffi::GObject,
+    id: u32,
+    value: *mut gobject_ffi::GValue,
+    pspec: *mut gobject_ffi::GParamSpec,
+) {
+    // The slot is replaced only after HOOK holds the original, so this is always `Some`.
+    let Some(Some(hook)) = HOOK.get() else {
+        return;
+    };
+    // SAFETY: GObject calls this with a live object, a value of the property's type and the
+    // property's spec; the name is a static NUL-terminated string.
+    unsafe {
+        let ours = CStr::from_ptr(gobject_ffi::g_param_spec_get_name(pspec)) == PROPERTY
+            && gobject_ffi::g_value_get_boxed(value).is_null();
+        if ours {
+            let settings = hook.limits.settings().to_value();
+            // GObject's slot takes `*mut` but setters only read the value.
+            (hook.original)(object, id, settings.to_glib_none().0 as *mut _, pspec);
+            APPLIED.fetch_add(1, Ordering::SeqCst);
+            tracing::info!(limits = ?hook.limits, "web process memory limit set");
+        } else {
+            (hook.original)(object, id, value, pspec);
+        }
+    }
+}
+
+/// Reads [`LIMIT_ENV`] and installs the limit unless it is `0`.
+pub fn install_from_env() {
+    let env = std::env::var(LIMIT_ENV).ok();
+    match Limits::from_env(env.as_deref()) {
+        Some(limits) => install(limits),
+        None => tracing::info!("{LIMIT_ENV}=0: WebKit's default memory limits"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_env_var_replaces_or_removes_the_limit() {
+        assert_eq!(Limits::from_env(None), Some(Limits::DEFAULT));
+        assert_eq!(Limits::from_env(Some(" ")), Some(Limits::DEFAULT));
+        assert_eq!(Limits::from_env(Some("0")), None);
+        assert_eq!(Limits::from_env(Some("256")).map(|l| l.limit_mb), Some(256));
+        assert_eq!(Limits::from_env(Some("lots")), Some(Limits::DEFAULT));
+        assert_eq!(Limits::from_env(Some("-5")), Some(Limits::DEFAULT));
+    }
+
+    #[test]
+    fn the_settings_carry_the_limits() {
+        let limits = Limits {
+            limit_mb: 300,
+            conservative: 0.2,
+            strict: 0.4,
+            poll_seconds: 7.0,
+        };
+        let mut settings = limits.settings();
+        assert_eq!(settings.memory_limit(), 300);
+        assert_eq!(settings.conservative_threshold(), 0.2);
+        assert_eq!(settings.strict_threshold(), 0.4);
+        assert_eq!(settings.poll_interval(), 7.0);
+        // No kill threshold: WebKit's default (0, never killed) is kept.
+        assert_eq!(settings.kill_threshold(), 0.0);
+    }
+}
