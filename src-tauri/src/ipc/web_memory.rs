@@ -21,7 +21,7 @@
 
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Once, OnceLock};
 
 use webkit2gtk::glib::{gobject_ffi, translate::*, StaticType, ToValue};
 use webkit2gtk::MemoryPressureSettings;
@@ -104,7 +104,9 @@ struct Hook {
     limits: Limits,
 }
 
-static HOOK: OnceLock<Option<Hook>> = OnceLock::new();
+/// Set once, *before* the class's slot points at [`set_property`], so the wrapper always finds it.
+static HOOK: OnceLock<Hook> = OnceLock::new();
+static INSTALL: Once = Once::new();
 static APPLIED: AtomicU64 = AtomicU64::new(0);
 
 const PROPERTY: &CStr = c"memory-pressure-settings";
@@ -112,14 +114,12 @@ const PROPERTY: &CStr = c"memory-pressure-settings";
 /// Makes every `WebKitWebContext` built from now on carry `limits`. Call before the first
 /// webview; later calls change nothing (the first one's limits stay).
 pub fn install(limits: Limits) {
-    HOOK.get_or_init(|| {
-        let hook = wrap_set_property(limits);
-        if hook.is_none() {
+    INSTALL.call_once(|| {
+        if !wrap_set_property(limits) {
             tracing::warn!(
                 "WebKitWebContext has no set_property; web process memory limit not set"
             );
         }
-        hook
     });
 }
 
@@ -129,19 +129,22 @@ pub fn applied() -> u64 {
 }
 
 #[allow(unsafe_code)]
-fn wrap_set_property(limits: Limits) -> Option<Hook> {
+fn wrap_set_property(limits: Limits) -> bool {
     // SAFETY: `g_type_class_ref` returns the class structure of a registered GObject type (the
     // reference is never dropped: the class must outlive every context). Its first member is
-    // the `GObjectClass`, whose `set_property` slot we read and replace once, before any
-    // instance exists and on the thread that will build the contexts (`install` runs through
-    // a `OnceLock`).
+    // the `GObjectClass`, whose `set_property` slot we read and replace once (`install` runs
+    // through a `Once`), before any context exists.
     unsafe {
         let class = gobject_ffi::g_type_class_ref(webkit2gtk::WebContext::static_type().into_glib())
             as *mut gobject_ffi::GObjectClass;
-        let original = (*class).set_property?;
-        let hook = Hook { original, limits };
+        let Some(original) = (*class).set_property else {
+            return false;
+        };
+        if HOOK.set(Hook { original, limits }).is_err() {
+            return false;
+        }
         (*class).set_property = Some(set_property);
-        Some(hook)
+        true
     }
 }
 
@@ -152,8 +155,8 @@ unsafe extern "C" fn set_property(
     value: *mut gobject_ffi::GValue,
     pspec: *mut gobject_ffi::GParamSpec,
 ) {
-    // The slot is replaced only after HOOK holds the original, so this is always `Some`.
-    let Some(Some(hook)) = HOOK.get() else {
+    // HOOK is set before the slot is replaced, so this always finds it.
+    let Some(hook) = HOOK.get() else {
         return;
     };
     // SAFETY: GObject calls this with a live object, a value of the property's type and the
