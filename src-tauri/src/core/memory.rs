@@ -116,6 +116,7 @@ impl IdleTrim {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicBool;
 
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
@@ -123,7 +124,6 @@ mod tests {
         // mallopt answers 0 for a parameter it does not know.
         assert!(limit_arenas(DESKTOP_ARENAS));
     }
-    use std::sync::atomic::AtomicBool;
 
     fn counting() -> (Arc<IdleTrim>, Arc<AtomicU64>) {
         let calls = Arc::new(AtomicU64::new(0));
