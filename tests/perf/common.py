@@ -75,52 +75,34 @@ def comm(pid):
         return "?"
 
 
-def pss_tree_kb(root):
-    """PSS in kB summed from /proc/<pid>/smaps_rollup over a process and its descendants,
-    with the per-process breakdown {comm: kB}."""
-    total, parts = 0, {}
-    for pid in descendants(root):
-        try:
-            with open(f"/proc/{pid}/smaps_rollup") as f:
-                for line in f:
-                    if line.startswith("Pss:"):
-                        kb = int(line.split()[1])
-                        total += kb
-                        name = comm(pid)
-                        parts[name] = parts.get(name, 0) + kb
-                        break
-        except OSError:
-            continue
-    return total, parts
-
-
 def mem_tree_kb(root):
     """{'pss', 'uss', 'anon'} in kB summed from /proc/<pid>/smaps_rollup over a process and its
-    descendants. PSS and USS move when *another* process maps the same files (another instance
-    of the same binary, other WebKit apps: their pages become shared), so on a shared machine
-    `anon` (anonymous memory: heaps, JS heap, caches) is the figure that only this tree moves.
-    'anon_parts' is anon per process name {comm: kB}."""
+    descendants, and 'parts': the same per process name, {'pss': {comm: kB}, ...}. PSS and USS
+    move when *another* process maps the same files (another instance of the same binary, other
+    WebKit apps: their pages become shared), so on a shared machine `anon` (anonymous memory:
+    heaps, JS heap, caches) is the figure that only this tree moves."""
     keys = {"Pss:": "pss", "Private_Clean:": "uss", "Private_Dirty:": "uss", "Anonymous:": "anon"}
-    total = {"pss": 0, "uss": 0, "anon": 0, "anon_parts": {}}
+    total = {"pss": 0, "uss": 0, "anon": 0, "parts": {"pss": {}, "uss": {}, "anon": {}}}
     for pid in descendants(root):
         try:
             with open(f"/proc/{pid}/smaps_rollup") as f:
-                for line in f:
-                    key = keys.get(line.split(" ", 1)[0])
-                    if key:
-                        kb = int(line.split()[1])
-                        total[key] += kb
-                        if key == "anon":
-                            name = comm(pid)
-                            total["anon_parts"][name] = total["anon_parts"].get(name, 0) + kb
+                lines = f.readlines()
         except OSError:
             continue
+        name = comm(pid)
+        for line in lines:
+            key = keys.get(line.split(" ", 1)[0])
+            if key:
+                kb = int(line.split()[1])
+                total[key] += kb
+                total["parts"][key][name] = total["parts"][key].get(name, 0) + kb
     return total
 
 
-def uss_tree_kb(root):
-    """USS in kB (Private_Clean + Private_Dirty) of a process and its descendants."""
-    return mem_tree_kb(root)["uss"]
+def pss_tree_kb(root):
+    """PSS in kB of a process and its descendants, with the per-process breakdown {comm: kB}."""
+    mem = mem_tree_kb(root)
+    return mem["pss"], mem["parts"]["pss"]
 
 
 def find_descendant(root, name):

@@ -43,10 +43,10 @@ def main():
 
     def record(app, step, **extra):
         time.sleep(args.settle)
-        mb, parts = app.pss_mb()
-        mem = common.mem_tree_kb(app.pid)
-        anon = mem["anon"] / 1024.0
-        anon_parts = {k: round(v / 1024, 1) for k, v in mem["anon_parts"].items()}
+        mem = common.mem_tree_kb(app.pid)  # one read for PSS and anonymous memory
+        mb, anon = mem["pss"] / 1024.0, mem["anon"] / 1024.0
+        parts, anon_parts = ({k: round(v / 1024, 1) for k, v in mem["parts"][key].items()}
+                             for key in ("pss", "anon"))
         row = {"step": step, "pss_mb": round(mb, 1), "anon_mb": round(anon, 1), "parts": parts,
                "anon_parts": anon_parts, "load": common.loadavg(), **extra}
         rows.append(row)

@@ -51,8 +51,8 @@ def one_run(binary, idle_s, screen, extra_env=None):
             time.sleep(POLL_S)
         time.sleep(idle_s)
         load = common.loadavg()
-        pss, parts = common.pss_tree_kb(proc.pid)
-        anon = common.mem_tree_kb(proc.pid)["anon"]
+        mem = common.mem_tree_kb(proc.pid)  # one read for PSS and anonymous memory
+        pss, parts, anon = mem["pss"], mem["parts"]["pss"], mem["anon"]
     finally:
         common.stop(proc)
     shutil.rmtree(work, ignore_errors=True)

@@ -7,6 +7,17 @@
 /// What a secret is replaced with.
 pub const REDACTED: &str = "[redacted]";
 
+/// Whether a header carries a credential by its (lowercase) name alone: cookies, and any name
+/// with `key`, `token`, `secret`, `password`, `auth` (so `Authorization` and
+/// `Proxy-Authorization`) or `signature` in it. Every place that keeps headers (the request log,
+/// the gateway's record) redacts these values whole.
+pub fn is_secret_header(name: &str) -> bool {
+    matches!(name, "cookie" | "set-cookie")
+        || ["key", "token", "secret", "password", "auth", "signature"]
+            .iter()
+            .any(|word| name.contains(word))
+}
+
 /// A string that must never be printed: its `Debug` and `Display` show `[redacted]`.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(String);
@@ -134,6 +145,31 @@ pub fn excerpt(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credential_headers_are_known_by_name() {
+        for name in [
+            "authorization",
+            "proxy-authorization",
+            "cookie",
+            "set-cookie",
+            "x-api-key",
+            "x-session-token",
+            "x-client-secret",
+            "x-signature",
+        ] {
+            assert!(is_secret_header(name), "{name}");
+        }
+        for name in [
+            "accept",
+            "content-type",
+            "x-session-id",
+            "x-thread-id",
+            "origin",
+        ] {
+            assert!(!is_secret_header(name), "{name}");
+        }
+    }
 
     #[test]
     fn scrubs_every_secret_shape() {

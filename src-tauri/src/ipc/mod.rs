@@ -116,7 +116,7 @@ pub fn run_app() -> std::process::ExitCode {
         webkit::self_check();
         web_memory::install_from_env();
     }
-    tracing::debug!(one_arena, "malloc arenas capped");
+    tracing::debug!(capped = one_arena, "one malloc arena");
     let state = match tauri::async_runtime::block_on(open_state()) {
         Ok(state) => state,
         Err(error) => {

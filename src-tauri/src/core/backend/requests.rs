@@ -22,7 +22,7 @@ use crate::core::auth::{MintParams, Minted, Minter};
 use crate::core::chat::{ChatFailure, ChatOutcome, ChatStatus};
 use crate::core::config::{AuthMode, Config};
 use crate::core::protocol::paths;
-use crate::core::redact::{excerpt, REDACTED};
+use crate::core::redact::{excerpt, is_secret_header, REDACTED};
 use crate::core::token::BoxFuture;
 use crate::core::{Error, Result};
 
@@ -46,15 +46,6 @@ pub struct HeaderLine {
     pub value: String,
 }
 
-/// Whether a header carries a credential by its name alone (`auth` covers `Authorization` and
-/// `Proxy-Authorization`).
-fn secret_header(name: &str) -> bool {
-    matches!(name, "cookie" | "set-cookie")
-        || ["key", "token", "secret", "password", "auth", "signature"]
-            .iter()
-            .any(|word| name.contains(word))
-}
-
 /// `headers` as the request log keeps them: `Authorization` (and `Proxy-Authorization`) keep
 /// only their scheme (`Bearer [redacted]`); cookies, API-key, token and secret headers and any
 /// value marked sensitive become `[redacted]`; every other value is scrubbed of JWTs and keys
@@ -74,7 +65,7 @@ pub fn redact_headers(headers: &HeaderMap) -> Vec<HeaderLine> {
                     }
                     _ => REDACTED.to_string(),
                 }
-            } else if value.is_sensitive() || secret_header(&name) {
+            } else if value.is_sensitive() || is_secret_header(&name) {
                 REDACTED.to_string()
             } else {
                 excerpt(text, MAX_HEADER_VALUE)

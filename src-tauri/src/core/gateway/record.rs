@@ -1,8 +1,10 @@
 //! What the gateway remembers of each request, for test assertions: method, path, headers with
 //! secrets redacted, body, status, trace id, verified claims and the session id used.
 //!
-//! Invariant: `Authorization` and `Cookie` values are replaced by `[redacted]` and every other
-//! header value and the body pass through [`scrub`], so no token, key or PEM is ever kept.
+//! Invariant: credential headers (`Authorization`, cookies, API-key and token headers:
+//! [`is_secret_header`], the rule the app's request log uses too) are replaced by `[redacted]`,
+//! every other header value and the body pass through [`scrub`], so no token, key or PEM is
+//! ever kept.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -10,7 +12,7 @@ use std::sync::Mutex;
 use axum::http::HeaderMap;
 
 use crate::core::protocol::claims::Claims;
-use crate::core::redact::{scrub, REDACTED};
+use crate::core::redact::{is_secret_header, scrub, REDACTED};
 
 /// The most requests kept; older ones are forgotten first.
 pub const MAX_RECORDED_REQUESTS: usize = 10_000;
@@ -66,16 +68,14 @@ impl RecordedRequest {
     }
 }
 
-/// Headers with secrets redacted.
+/// Headers with secrets redacted: credential headers ([`is_secret_header`]) whole, every other
+/// value scrubbed.
 pub fn redact_headers(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(name, value)| {
             let name = name.as_str().to_ascii_lowercase();
-            let value = if matches!(
-                name.as_str(),
-                "authorization" | "cookie" | "proxy-authorization"
-            ) {
+            let value = if is_secret_header(&name) {
                 REDACTED.to_string()
             } else {
                 scrub(&String::from_utf8_lossy(value.as_bytes()))
