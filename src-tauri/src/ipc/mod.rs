@@ -21,6 +21,7 @@ pub mod webkit;
 
 use std::sync::Arc;
 
+use tauri::webview::PageLoadEvent;
 use tauri::{Manager, Runtime};
 
 pub use error::{CommandError, ErrorKind};
@@ -76,9 +77,19 @@ pub fn context<R: Runtime>() -> tauri::Context<R> {
     tauri::generate_context!()
 }
 
+/// How long the app waits for its page before it shows the window and starts the background
+/// work anyway: a page that never loads must leave neither the window hidden nor the app
+/// unconnected.
+const PAGE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The app's state from the environment: settings file, history dir, OS keyring, demo knobs.
-/// The history is opened and the connection made in the background (see [`Backend::open`]).
-async fn open_state() -> crate::core::Result<AppState> {
+/// The history is opened and the connection made in the background (see [`Backend::open`]),
+/// once `page_loaded` turns true (or after [`PAGE_WAIT`]): in demo mode the connection generates
+/// an RSA key and starts the gateway, ~150 ms of CPU that delayed the first paint by ~40 ms on
+/// two cores while it ran next to the web process's start (BENCHMARKS.md, "Start").
+async fn open_state(
+    mut page_loaded: tokio::sync::watch::Receiver<bool>,
+) -> crate::core::Result<AppState> {
     let settings_path = config::settings_path()?;
     let settings = Settings::load(&settings_path).unwrap_or_else(|error| {
         tracing::warn!(%error, "the settings file is unreadable; starting from defaults");
@@ -95,15 +106,29 @@ async fn open_state() -> crate::core::Result<AppState> {
     let backend = Arc::new(Backend::open(options, settings).await?);
     // Both in the background, so neither a big history's check nor a slow keyring delays the
     // window; commands wait for what they need.
-    let opening = Arc::clone(&backend);
+    let background = Arc::clone(&backend);
     tauri::async_runtime::spawn(async move {
-        if let Err(error) = opening.history().await {
-            tracing::error!(%error, "the history cannot be opened; history commands will say so");
-        }
+        // A timeout or a dropped sender both mean: go on.
+        let _ = tokio::time::timeout(PAGE_WAIT, page_loaded.wait_for(|loaded| *loaded)).await;
+        let opening = Arc::clone(&background);
+        tauri::async_runtime::spawn(async move {
+            if let Err(error) = opening.history().await {
+                tracing::error!(%error, "the history cannot be opened; history commands will say so");
+            }
+        });
+        background.connect().await;
     });
-    let connecting = Arc::clone(&backend);
-    tauri::async_runtime::spawn(async move { connecting.connect().await });
     Ok(AppState::new(backend, settings_path))
+}
+
+/// Shows a window that is not shown yet (a shown one is left as it is).
+fn show<R: Runtime>(window: &tauri::Window<R>) {
+    if window.is_visible().unwrap_or(true) {
+        return;
+    }
+    if let Err(error) = window.show() {
+        tracing::error!(%error, "the window cannot be shown");
+    }
 }
 
 /// Opens the window and runs the event loop until the app quits.
@@ -117,7 +142,8 @@ pub fn run_app() -> std::process::ExitCode {
         web_memory::install_from_env();
     }
     tracing::debug!(capped = one_arena, "one malloc arena");
-    let state = match tauri::async_runtime::block_on(open_state()) {
+    let (page_loaded, page_loaded_rx) = tokio::sync::watch::channel(false);
+    let state = match tauri::async_runtime::block_on(open_state(page_loaded_rx)) {
         Ok(state) => state,
         Err(error) => {
             tracing::error!(%error, "the app cannot start");
@@ -138,8 +164,18 @@ pub fn run_app() -> std::process::ExitCode {
     // here, not in `app_builder`, so the mock-runtime tests need no updater config.
     #[cfg(any(target_os = "linux", target_os = "macos", windows))]
     let builder = commands::update::register(builder);
-    let builder = builder.on_page_load(move |_, payload| {
+    let builder = builder.on_page_load(move |webview, payload| {
         tracing::debug!(ms = started.elapsed().as_millis(), event = ?payload.event(), "startup: page");
+        match payload.event() {
+            // The window is created hidden (tauri.conf.json) and shown once its web process is up
+            // and loading the page. Shown at once, GTK draws the webview before the web process
+            // can answer, and WebKitGTK's UI process then blocks up to 500 ms waiting for its
+            // first backing store (about half of all starts here; BENCHMARKS.md, "Start").
+            PageLoadEvent::Started => show(&webview.window()),
+            PageLoadEvent::Finished => {
+                page_loaded.send_replace(true);
+            }
+        }
     });
     let app = match app_builder(builder, state).build(context()) {
         Ok(app) => app,
@@ -149,6 +185,14 @@ pub fn run_app() -> std::process::ExitCode {
         }
     };
     tracing::debug!(ms = started.elapsed().as_millis(), "startup: window built");
+    // A page that never starts loading (a web process that cannot launch) still gets its window.
+    let handle = app.handle().clone();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(PAGE_WAIT).await;
+        if let Some(window) = handle.get_webview_window("main") {
+            show(&window.as_ref().window());
+        }
+    });
     app.run(|handle, event| {
         if let tauri::RunEvent::Exit = event {
             // Closing the app ends every stream now (their partial answers are saved).
