@@ -68,28 +68,80 @@ async function loadConversations() {
   drawConversations();
 }
 
+// Sidebar rows are kept per conversation and reused while their title and snippet stay the same;
+// only rows out of place are moved. Rebuilding the whole list on every change (three times per
+// message sent) left thousands of detached rows that WebKit frees only when its garbage collector
+// runs, which an idle page never triggers: +60 MB in the page's process after 100 new
+// conversations (BENCHMARKS.md, "After heavy use").
+const rows = new Map(); // conversation id -> { key, item, open }
+const groupHeaders = new Map(); // group name -> header element
+
 function drawConversations() {
   const list = $("conversation-list");
-  list.replaceChildren();
   if (!state.conversations.length) {
     const empty = document.createElement("div");
     empty.className = "conv-empty";
     empty.textContent = state.query ? "No conversation matches." : "No conversations yet.";
-    list.append(empty);
+    list.replaceChildren(empty);
+    rows.clear();
     return;
   }
+  const wanted = [];
+  const seen = new Set();
+  const headersUsed = new Set();
   let group = null;
   for (const c of state.conversations) {
     const g = state.query ? "Results" : groupOf(c.updatedAt);
     if (g !== group) {
       group = g;
-      const h = document.createElement("div");
-      h.className = "conv-group";
-      h.textContent = g;
-      list.append(h);
+      wanted.push(groupHeader(g, headersUsed));
     }
-    list.append(conversationItem(c));
+    wanted.push(conversationRow(c));
+    seen.add(c.id);
   }
+  for (const id of [...rows.keys()]) if (!seen.has(id)) rows.delete(id);
+  // Put the wanted nodes in order, moving only those that are out of place.
+  let at = list.firstChild;
+  for (const node of wanted) {
+    if (node === at) {
+      at = at.nextSibling;
+    } else {
+      list.insertBefore(node, at);
+    }
+  }
+  while (at) {
+    const next = at.nextSibling;
+    at.remove();
+    at = next;
+  }
+}
+
+function groupHeader(name, used) {
+  let h = groupHeaders.get(name);
+  // A name seen twice in one list (never, while the list is sorted) gets a header of its own.
+  if (!h || used.has(name)) {
+    h = document.createElement("div");
+    h.className = "conv-group";
+    h.textContent = name;
+    if (!used.has(name)) groupHeaders.set(name, h);
+  }
+  used.add(name);
+  return h;
+}
+
+function conversationRow(c) {
+  const key = `${c.title || ""}\u0000${c.snippet || ""}`;
+  let row = rows.get(c.id);
+  if (!row || row.key !== key) {
+    const item = conversationItem(c);
+    row = { key, item, open: item.querySelector(".conv-open") };
+    rows.set(c.id, row);
+  }
+  const active = Boolean(state.current && state.current.id === c.id);
+  row.item.classList.toggle("active", active);
+  if (active) row.open.setAttribute("aria-current", "true");
+  else row.open.removeAttribute("aria-current");
+  return row.item;
 }
 
 function conversationItem(c) {
@@ -129,6 +181,7 @@ function iconButton(path, label) {
 }
 
 function startRename(item, c) {
+  rows.delete(c.id); // its children become the input: the next draw builds the row afresh
   const input = document.createElement("input");
   input.className = "rename";
   input.value = c.title || "";

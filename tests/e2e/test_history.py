@@ -16,7 +16,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from test_app import APP, assistant_messages, invoke, launch, require_environment, shot
+from test_app import APP, assistant_messages, invoke, launch, require_environment, send, shot, streaming
 
 PROMPT = "Tell me about quokkas"
 
@@ -168,6 +168,72 @@ def test_delete_asks_first_and_cancel_keeps_the_conversation():
         assert not gone["ok"], "deleted from the history too"
     except Exception:
         shot(driver, "29-delete-failure")
+        raise
+    finally:
+        driver.quit()
+
+
+ROWS = """
+return [...document.querySelectorAll('#conversation-list .conv-item')].map((e) => {
+  const open = e.querySelector('.conv-open');
+  return [open && open.firstChild ? open.firstChild.textContent : '', e.dataset.mark || '',
+          e.classList.contains('active'), !!open && open.getAttribute('aria-current') === 'true'];
+});
+"""
+
+
+def test_sidebar_redraws_move_rows_and_keep_the_unchanged_ones():
+    """The sidebar is redrawn after every exchange. Rows whose title and snippet did not change
+    stay the same elements (marked here with a data attribute a rebuilt row would not have),
+    moved into the new order; the active row follows the open conversation."""
+    driver = launch()
+    try:
+        def rows(d):
+            return d.execute_script(ROWS)
+
+        def answers(n):
+            return lambda d: len(assistant_messages(d)) == n and not streaming(d)
+
+        def title_shown(d):
+            return d.execute_script("return document.getElementById('conv-title').textContent")
+
+        for title in ("Sidebar row alpha", "Sidebar row beta"):
+            driver.find_element(By.ID, "new-chat").click()
+            send(driver, title)
+            WebDriverWait(driver, 30).until(answers(1))
+            WebDriverWait(driver, 10).until(lambda d, t=title: rows(d)[0][0] == t)
+        assert [r[0] for r in rows(driver)[:2]] == ["Sidebar row beta", "Sidebar row alpha"], rows(driver)
+        driver.execute_script(
+            "document.querySelectorAll('#conversation-list .conv-item')"
+            ".forEach((e, i) => { e.dataset.mark = 'row' + i; })"
+        )
+        before = sorted((r[0], r[1]) for r in rows(driver))
+        assert all(mark for _, mark in before)
+
+        # Opening alpha changes only which row is active.
+        driver.execute_script(
+            "[...document.querySelectorAll('#conversation-list .conv-open')]"
+            ".find((b) => b.firstChild.textContent === arguments[0]).click()",
+            "Sidebar row alpha",
+        )
+        WebDriverWait(driver, 10).until(lambda d: title_shown(d) == "Sidebar row alpha")
+        WebDriverWait(driver, 10).until(answers(1))
+        now = rows(driver)
+        assert sorted((r[0], r[1]) for r in now) == before, "every row is the same element"
+        assert [r[0] for r in now if r[2]] == ["Sidebar row alpha"], now
+        assert [r[0] for r in now if r[3]] == ["Sidebar row alpha"], "aria-current follows"
+
+        # Another exchange in alpha moves its row to the top, still the same element.
+        send(driver, "and one more thing")
+        WebDriverWait(driver, 30).until(answers(2))
+        WebDriverWait(driver, 10).until(lambda d: rows(d)[0][0] == "Sidebar row alpha")
+        now = rows(driver)
+        assert [r[0] for r in now[:2]] == ["Sidebar row alpha", "Sidebar row beta"], now
+        assert sorted((r[0], r[1]) for r in now) == before, "moved, not rebuilt; none lost or doubled"
+        assert [r[0] for r in now if r[2]] == ["Sidebar row alpha"], now
+        shot(driver, "26-sidebar-reordered")
+    except Exception:
+        shot(driver, "26-sidebar-failure")
         raise
     finally:
         driver.quit()
