@@ -171,7 +171,15 @@ pub fn run_app() -> std::process::ExitCode {
             // and loading the page. Shown at once, GTK draws the webview before the web process
             // can answer, and WebKitGTK's UI process then blocks up to 500 ms waiting for its
             // first backing store (about half of all starts here; BENCHMARKS.md, "Start").
-            PageLoadEvent::Started => show(&webview.window()),
+            PageLoadEvent::Started => {
+                #[cfg(target_os = "linux")]
+                if let Err(error) = webview.with_webview(|platform| {
+                    web_memory::set_cache_model(&platform.inner());
+                }) {
+                    tracing::warn!(%error, "the web cache model cannot be set");
+                }
+                show(&webview.window())
+            }
             PageLoadEvent::Finished => {
                 page_loaded.send_replace(true);
             }

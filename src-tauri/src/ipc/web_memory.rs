@@ -18,16 +18,55 @@
 //!
 //! The web process is never killed for its size (no kill threshold): above the limit it only
 //! releases memory, at each poll, and keeps working.
+//!
+//! The context also gets WebKit's *document viewer* cache model ([`set_cache_model`]): WebKit's
+//! own description is "disable the cache completely, which substantially reduces memory usage;
+//! useful for applications that only access a single local file, with no navigation to other
+//! pages", which is this page: every resource is the app's own, served from memory by the app.
 
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Once, OnceLock};
 
 use webkit2gtk::glib::{gobject_ffi, translate::*, StaticType, ToValue};
-use webkit2gtk::MemoryPressureSettings;
+use webkit2gtk::{CacheModel, MemoryPressureSettings};
 
 /// Overrides [`Limits::DEFAULT`]'s memory limit, in MB; `0` keeps WebKit's own defaults.
 pub const LIMIT_ENV: &str = "BEHEST_WEB_MEMORY_LIMIT_MB";
+
+/// `browser` keeps WebKit's default cache model (web browser) instead of [`cache_model`]'s.
+pub const CACHE_ENV: &str = "BEHEST_WEB_CACHE";
+
+/// The cache model for the app's page: document viewer, or WebKit's web-browser default when
+/// `env` (the value of [`CACHE_ENV`]) is `browser`. Another value is reported and ignored.
+pub fn cache_model(env: Option<&str>) -> CacheModel {
+    match env.map(str::trim).filter(|raw| !raw.is_empty()) {
+        None => CacheModel::DocumentViewer,
+        Some(raw) if raw.eq_ignore_ascii_case("browser") => CacheModel::WebBrowser,
+        Some(raw) => {
+            tracing::warn!(
+                value = raw,
+                "{CACHE_ENV} is not `browser`; using the document viewer model"
+            );
+            CacheModel::DocumentViewer
+        }
+    }
+}
+
+/// Gives the context of `webview` the cache model [`cache_model`] picks from the environment
+/// (a context that already has it is left alone). Call on the main thread; the model reaches
+/// web processes that are already running.
+pub fn set_cache_model(webview: &webkit2gtk::WebView) {
+    use webkit2gtk::{WebContextExt, WebViewExt};
+    let model = cache_model(std::env::var(CACHE_ENV).ok().as_deref());
+    let Some(context) = webview.context() else {
+        return;
+    };
+    if context.cache_model() != model {
+        context.set_cache_model(model);
+        tracing::debug!(?model, "web cache model set");
+    }
+}
 
 /// The settings handed to WebKit (fractions are of `limit_mb`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -188,6 +227,15 @@ pub fn install_from_env() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cache_env_var_only_knows_browser() {
+        assert_eq!(cache_model(None), CacheModel::DocumentViewer);
+        assert_eq!(cache_model(Some(" ")), CacheModel::DocumentViewer);
+        assert_eq!(cache_model(Some("browser")), CacheModel::WebBrowser);
+        assert_eq!(cache_model(Some(" Browser ")), CacheModel::WebBrowser);
+        assert_eq!(cache_model(Some("viewer")), CacheModel::DocumentViewer);
+    }
 
     #[test]
     fn the_env_var_replaces_or_removes_the_limit() {

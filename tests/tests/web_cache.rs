@@ -1,0 +1,35 @@
+//! The app's page gets WebKit's document viewer cache model (`web_memory::set_cache_model`),
+//! through a real `WebKitWebView` and its context. Needs GTK, so a display (`DISPLAY`; `.ci/run`
+//! starts Xvfb): without one the test fails, it does not skip. Its own test binary, because GTK
+//! belongs to the first thread that initialises it.
+//! What the model does to the web process's memory is measured in BENCHMARKS.md.
+#![cfg(target_os = "linux")]
+#![allow(clippy::expect_used)]
+
+use behest_desktop::ipc::web_memory;
+use webkit2gtk::glib;
+use webkit2gtk::{CacheModel, WebContext, WebContextExt, WebView};
+
+#[test]
+fn the_page_gets_the_document_viewer_cache_model() {
+    if let Err(error) = gtk::init() {
+        panic!("GTK needs a display for this test (DISPLAY, e.g. Xvfb): {error}");
+    }
+    assert!(
+        std::env::var_os(web_memory::CACHE_ENV).is_none(),
+        "unset {} to run this test",
+        web_memory::CACHE_ENV
+    );
+    let context: WebContext = glib::Object::new();
+    assert_eq!(
+        context.cache_model(),
+        CacheModel::WebBrowser,
+        "WebKit's default, which the app changes"
+    );
+    let view = WebView::with_context(&context);
+    web_memory::set_cache_model(&view);
+    assert_eq!(context.cache_model(), CacheModel::DocumentViewer);
+    // Again (every page load asks): nothing changes.
+    web_memory::set_cache_model(&view);
+    assert_eq!(context.cache_model(), CacheModel::DocumentViewer);
+}
