@@ -146,12 +146,11 @@ function conversationRow(c) {
 
 function conversationItem(c) {
   const item = document.createElement("div");
-  item.className = "conv-item" + (state.current && state.current.id === c.id ? " active" : "");
+  item.className = "conv-item"; // "active" and aria-current: conversationRow
   const open = document.createElement("button");
   open.type = "button";
   open.className = "conv-open";
   open.textContent = c.title || "Untitled";
-  if (state.current && state.current.id === c.id) open.setAttribute("aria-current", "true");
   if (c.snippet) {
     const snip = document.createElement("span");
     snip.className = "conv-snippet";

@@ -99,12 +99,6 @@ def mem_tree_kb(root):
     return total
 
 
-def pss_tree_kb(root):
-    """PSS in kB of a process and its descendants, with the per-process breakdown {comm: kB}."""
-    mem = mem_tree_kb(root)
-    return mem["pss"], mem["parts"]["pss"]
-
-
 def find_descendant(root, name):
     """The first descendant of root whose comm starts with name (comm is cut at 15 chars)."""
     for pid in descendants(root):

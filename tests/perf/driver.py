@@ -95,10 +95,6 @@ class App:
             common.stop(self.proc)
         shutil.rmtree(self.work, ignore_errors=True)
 
-    def pss_mb(self):
-        kb, parts = common.pss_tree_kb(self.pid)
-        return kb / 1024.0, {k: round(v / 1024, 1) for k, v in parts.items()}
-
     def send_and_wait(self, text):
         """Types a prompt the way a user does (value set, then Enter in the composer) and waits
         until the reply is complete. Returns the reply's rendered text length."""

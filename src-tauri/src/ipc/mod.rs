@@ -137,10 +137,11 @@ pub fn run_app() -> std::process::ExitCode {
     let one_arena = crate::core::memory::limit_arenas(crate::core::memory::DESKTOP_ARENAS);
     crate::core::logging::init();
     #[cfg(target_os = "linux")]
-    {
+    let web_cache = {
         webkit::self_check();
         web_memory::install_from_env();
-    }
+        web_memory::cache_model_from_env()
+    };
     tracing::debug!(capped = one_arena, "one malloc arena");
     let (page_loaded, page_loaded_rx) = tokio::sync::watch::channel(false);
     let state = match tauri::async_runtime::block_on(open_state(page_loaded_rx)) {
@@ -167,17 +168,18 @@ pub fn run_app() -> std::process::ExitCode {
     let builder = builder.on_page_load(move |webview, payload| {
         tracing::debug!(ms = started.elapsed().as_millis(), event = ?payload.event(), "startup: page");
         match payload.event() {
-            // The window is created hidden (tauri.conf.json) and shown once its web process is up
-            // and loading the page. Shown at once, GTK draws the webview before the web process
-            // can answer, and WebKitGTK's UI process then blocks up to 500 ms waiting for its
-            // first backing store (about half of all starts here; BENCHMARKS.md, "Start").
             PageLoadEvent::Started => {
                 #[cfg(target_os = "linux")]
-                if let Err(error) = webview.with_webview(|platform| {
-                    web_memory::set_cache_model(&platform.inner());
+                if let Err(error) = webview.with_webview(move |platform| {
+                    web_memory::set_cache_model(&platform.inner(), web_cache);
                 }) {
                     tracing::warn!(%error, "the web cache model cannot be set");
                 }
+                // The window is created hidden (tauri.conf.json) and shown once its web process
+                // is up and loading the page. Shown at once, GTK draws the webview before the web
+                // process can answer, and WebKitGTK's UI process then blocks up to 500 ms waiting
+                // for its first backing store (about half of all starts here; BENCHMARKS.md,
+                // "Start").
                 show(&webview.window())
             }
             PageLoadEvent::Finished => {

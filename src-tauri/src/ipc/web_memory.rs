@@ -53,12 +53,15 @@ pub fn cache_model(env: Option<&str>) -> CacheModel {
     }
 }
 
-/// Gives the context of `webview` the cache model [`cache_model`] picks from the environment
-/// (a context that already has it is left alone). Call on the main thread; the model reaches
-/// web processes that are already running.
-pub fn set_cache_model(webview: &webkit2gtk::WebView) {
+/// [`cache_model`] for the value of [`CACHE_ENV`]; read once, at start-up.
+pub fn cache_model_from_env() -> CacheModel {
+    cache_model(std::env::var(CACHE_ENV).ok().as_deref())
+}
+
+/// Gives the context of `webview` the cache model `model` (a context that already has it is
+/// left alone). Call on the main thread; the model reaches web processes already running.
+pub fn set_cache_model(webview: &webkit2gtk::WebView, model: CacheModel) {
     use webkit2gtk::{WebContextExt, WebViewExt};
-    let model = cache_model(std::env::var(CACHE_ENV).ok().as_deref());
     let Some(context) = webview.context() else {
         return;
     };
