@@ -7,7 +7,7 @@
 // top. So memory follows what is on screen, not how long the conversation has grown.
 
 import { api, newRequestId } from "./api.js";
-import { StreamRenderer, renderInto, copyText, decorate } from "./render.js";
+import { StreamRenderer, renderInto, copyText } from "./render.js";
 
 const ICONS = {
   copy: '<svg viewBox="0 0 24 24" aria-hidden="true"><rect x="9" y="9" width="11" height="11" rx="2"/><path d="M5 15V5a2 2 0 0 1 2-2h10"/></svg>',
@@ -73,7 +73,6 @@ export class ChatView {
     const views = await this.renderEntries(entries);
     if (generation !== this.generation) return;
     this.thread.append(...views.map((v) => v.el));
-    views.forEach((v) => decorateLater(v));
     this.drawEarlierControl();
     this.markLast();
     this.scrollToBottom(true);
@@ -105,7 +104,6 @@ export class ChatView {
       const top = this.scroll.scrollTop;
       const first = this.thread.querySelector(".msg");
       for (const v of views) this.thread.insertBefore(v.el, first);
-      views.forEach((v) => decorateLater(v));
       this.drawEarlierControl();
       this.scroll.scrollTop = top + (this.scroll.scrollHeight - height);
     } finally {
@@ -489,11 +487,6 @@ export class ChatView {
     this.sendBtn.disabled = busy;
     this.prompt.setAttribute("aria-busy", busy ? "true" : "false");
   }
-}
-
-/** Decorates a view's Markdown again once it is on the page (libraries load only then). */
-function decorateLater(view) {
-  if (view.role === "assistant") decorate(view.md, { highlight: true });
 }
 
 /** What failed, for the retry note. */

@@ -8,8 +8,10 @@
 // rendering itself gets slow), and once more at the end. Only the streaming message is ever
 // re-rendered.
 //
-// highlight.js and KaTeX (~400 KB of script) are loaded the first time an answer needs them, so
-// they cost nothing at startup or in conversations without code or math.
+// highlight.js and KaTeX (~400 KB of script) run in a worker (render-worker.js) that starts with
+// the first code block or formula and ends a few seconds after the last: they cost nothing at
+// startup, and their memory goes back when the user stops chatting. A worker that hangs (a
+// pathological input) is ended after WORKER_TIMEOUT_MS; the page itself never waits on it.
 
 import { api } from "./api.js";
 
@@ -36,7 +38,7 @@ export async function copyText(text) {
   return ok;
 }
 
-const loading = new Map();
+const loaded = new Set();
 
 function addStylesheet(href, id) {
   const link = document.createElement("link");
@@ -46,23 +48,15 @@ function addStylesheet(href, id) {
   document.head.appendChild(link);
 }
 
-/** Loads a vendored script (and its stylesheet) once; resolves when it has run. */
-function loadVendor(script, stylesheet) {
-  if (!loading.has(script)) {
-    loading.set(script, new Promise((resolve, reject) => {
-      if (stylesheet) addStylesheet(stylesheet);
-      const el = document.createElement("script");
-      el.src = script;
-      el.onload = () => resolve();
-      el.onerror = () => { loading.delete(script); reject(new Error("could not load " + script)); };
-      document.head.appendChild(el);
-    }));
-  }
-  return loading.get(script);
+/** Adds a vendored stylesheet once. */
+function needStylesheet(href, id) {
+  if (loaded.has(href)) return;
+  loaded.add(href);
+  addStylesheet(href, id);
 }
 
-const HIGHLIGHT = "vendor/highlight/highlight.min.js";
 const HIGHLIGHT_THEMES = [["hl-light", "vendor/highlight/github.min.css"], ["hl-dark", "vendor/highlight/github-dark.min.css"]];
+const KATEX_CSS = "vendor/katex/katex.min.css";
 
 /** Enables the highlight theme matching the page's theme (once its stylesheets are loaded). */
 export function syncHighlightTheme() {
@@ -73,22 +67,94 @@ export function syncHighlightTheme() {
   if (darkSheet) darkSheet.disabled = !dark;
 }
 
-/** Loads highlight.js with its light and dark themes. */
-function loadHighlighter() {
-  if (!document.getElementById("hl-light")) {
-    for (const [id, href] of HIGHLIGHT_THEMES) addStylesheet(href, id);
-    syncHighlightTheme();
-  }
-  return loadVendor(HIGHLIGHT);
-}
-const KATEX = ["vendor/katex/katex.min.js", "vendor/katex/katex.min.css"];
+/** How long the render worker may sit idle before it is ended (its memory goes back). */
+const WORKER_IDLE_MS = 3000;
+/** How long one batch may take before the worker is taken to be stuck and ended. */
+const WORKER_TIMEOUT_MS = 10000;
 
-/** Adds the header (language + copy button) to code blocks, math, and optionally highlighting.
- * When highlighting or math needs a library not loaded yet, it is loaded and `root` decorated
- * again (if it is still on the page). */
-export function decorate(root, { highlight }) {
-  const again = () => { if (root.isConnected) decorate(root, { highlight }); };
-  let wantHighlighter = false;
+/**
+ * The page's side of render-worker.js (highlight.js and KaTeX run there, see that file for why).
+ * The worker starts with the first job and ends WORKER_IDLE_MS after the last answer; the next
+ * job starts a new one. `document.documentElement.dataset.renderWorker` says which
+ * ("running" / "stopped"), for the tests and for anyone debugging memory.
+ */
+class RenderWorker {
+  constructor() {
+    this.worker = null;
+    this.next = 1;
+    this.pending = new Map();
+    this.idleTimer = 0;
+  }
+
+  /** Resolves with one HTML string (or null: leave the element as it is) per job. */
+  run(jobs) {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = 0;
+    if (!this.worker) {
+      try {
+        this.start();
+      } catch (error) {
+        return Promise.reject(error); // e.g. refused by the page's CSP
+      }
+    }
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => this.fail(new Error("the render worker did not answer")), WORKER_TIMEOUT_MS);
+      this.pending.set(id, { resolve, reject, timer });
+      this.worker.postMessage({ id, jobs });
+    });
+  }
+
+  start() {
+    const worker = new Worker("render-worker.js");
+    worker.onmessage = (event) => {
+      const { id, results } = event.data || {};
+      const waiting = this.pending.get(id);
+      if (waiting) {
+        clearTimeout(waiting.timer);
+        this.pending.delete(id);
+        waiting.resolve(results || []);
+      }
+      if (!this.pending.size) {
+        clearTimeout(this.idleTimer);
+        this.idleTimer = setTimeout(() => this.stop(), WORKER_IDLE_MS);
+      }
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      this.fail(new Error("the render worker failed: " + (event.message || "unknown error")));
+    };
+    this.worker = worker;
+    document.documentElement.dataset.renderWorker = "running";
+  }
+
+  /** Rejects every waiting batch and ends the worker (the next job starts a new one). */
+  fail(error) {
+    for (const waiting of this.pending.values()) {
+      clearTimeout(waiting.timer);
+      waiting.reject(error);
+    }
+    this.pending.clear();
+    this.stop();
+  }
+
+  stop() {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = 0;
+    if (this.worker) this.worker.terminate();
+    this.worker = null;
+    document.documentElement.dataset.renderWorker = "stopped";
+  }
+}
+
+const renderWorker = new RenderWorker();
+
+/** Adds the header (language + copy button) to code blocks at once; then highlights them
+ * (when `highlight`) and renders math in the render worker, and puts the results in place
+ * (unless the element's text changed meanwhile: a newer render replaced it). Resolves when
+ * they are in place; an element the worker could not do stays as it was. */
+export async function decorate(root, { highlight }) {
+  const targets = [];
   for (const code of root.querySelectorAll("pre > code")) {
     const pre = code.parentElement;
     const lang = languageOf(code);
@@ -110,29 +176,39 @@ export function decorate(root, { highlight }) {
       head.append(label, button);
       pre.prepend(head);
     }
-    if (highlight && lang && !code.classList.contains("hljs")) {
-      if (!window.hljs) {
-        wantHighlighter = true;
-      } else if (window.hljs.getLanguage(lang)) {
-        try { window.hljs.highlightElement(code); } catch (_) { /* leave it plain */ }
-      }
+    if (highlight && lang && !code.dataset.highlight) {
+      code.dataset.highlight = "pending";
+      targets.push({ el: code, text: code.textContent, job: { kind: "code", lang, text: code.textContent } });
     }
   }
-  if (wantHighlighter) loadHighlighter().then(again, () => { /* code stays plain */ });
-  const math = root.querySelectorAll("span.math:not([data-done])");
-  if (math.length && !window.katex) {
-    loadVendor(...KATEX).then(again, () => { /* the TeX source stays visible */ });
-  } else if (math.length) {
-    for (const el of math) {
-      const display = el.classList.contains("math-display");
-      const tex = el.textContent;
-      try {
-        window.katex.render(tex, el, { displayMode: display, throwOnError: false, trust: false });
-      } catch (_) {
-        el.textContent = tex;
-      }
-      el.setAttribute("data-done", "");
+  for (const el of root.querySelectorAll("span.math:not([data-done])")) {
+    el.setAttribute("data-done", "");
+    const tex = el.textContent;
+    targets.push({ el, text: tex, job: { kind: "math", tex, display: el.classList.contains("math-display") } });
+  }
+  if (!targets.length) return;
+  if (targets.some((t) => t.job.kind === "code")) {
+    for (const [id, href] of HIGHLIGHT_THEMES) needStylesheet(href, id);
+    syncHighlightTheme();
+  }
+  if (targets.some((t) => t.job.kind === "math")) needStylesheet(KATEX_CSS);
+  let results;
+  try {
+    results = await renderWorker.run(targets.map((t) => t.job));
+  } catch (_) {
+    return; // code stays plain, the TeX source stays visible
+  }
+  targets.forEach((target, i) => {
+    const html = results[i];
+    if (typeof html !== "string" || target.el.textContent !== target.text) return;
+    target.el.innerHTML = html;
+    if (target.job.kind === "code") {
+      target.el.classList.add("hljs");
+      target.el.dataset.highlight = "done";
     }
+  });
+  for (const [i, target] of targets.entries()) {
+    if (target.job.kind === "code" && results[i] == null) target.el.dataset.highlight = "none";
   }
 }
 
@@ -143,10 +219,11 @@ function languageOf(code) {
   return "";
 }
 
-/** Renders finished Markdown into `el` (a stored message). */
+/** Renders finished Markdown into `el` (a stored message), highlighted and with its math:
+ * resolves when all of it is in place, so a message appears whole. */
 export async function renderInto(el, text) {
   el.innerHTML = await api.renderMarkdown(text);
-  decorate(el, { highlight: true });
+  await decorate(el, { highlight: true });
 }
 
 /**
@@ -203,7 +280,7 @@ export class StreamRenderer {
     this.inFlight = api.renderMarkdown(this.text).then((html) => {
       if (this.closed) return;
       this.html.innerHTML = html;
-      decorate(this.html, { highlight: false });
+      decorate(this.html, { highlight: false }).then(() => this.onPaint());
       this.renderedUpTo = upTo;
       this.updateTail();
       this.onPaint();
@@ -257,7 +334,7 @@ export class StreamRenderer {
     try {
       this.html.innerHTML = await api.renderMarkdown(this.text);
       this.tail.textContent = "";
-      decorate(this.html, { highlight: true });
+      decorate(this.html, { highlight: true }).then(() => this.onPaint());
     } catch (_) {
       this.html.textContent = "";
       this.container.appendChild(this.tail);

@@ -96,6 +96,18 @@ def wait_done(driver, timeout=30):
     WebDriverWait(driver, timeout).until(lambda d: len(assistant_messages(d)) > 0 and not streaming(d))
 
 
+def highlighted(driver, answer, why):
+    """Waits until the answer's code block is highlighted (spans from highlight.js inside)."""
+    WebDriverWait(driver, 5).until(
+        lambda d: answer.find_elements(By.CSS_SELECTOR, ".md pre code.hljs[data-highlight=done] span[class^=hljs-]"),
+        why,
+    )
+
+
+def render_worker(driver):
+    return driver.execute_script("return document.documentElement.dataset.renderWorker || ''")
+
+
 @pytest.fixture(scope="module")
 def state():
     return {}
@@ -121,14 +133,38 @@ def test_streamed_reply_renders_markdown_with_code(state):
         assert "Local demo gateway" in answer.find_element(By.CSS_SELECTOR, ".md h2").text
         code = answer.find_element(By.CSS_SELECTOR, ".md pre code.language-rust")
         assert "fn main()" in code.text
-        assert "hljs" in code.get_attribute("class"), "the code block is highlighted"
+        # Highlighting and math come from the render worker, a moment after the text.
+        highlighted(driver, answer, "the code block is highlighted")
         assert answer.find_elements(By.CSS_SELECTOR, ".md pre .copy-code"), "code blocks have a copy button"
         assert answer.find_elements(By.CSS_SELECTOR, ".md table"), "the table is rendered"
-        assert answer.find_elements(By.CSS_SELECTOR, ".md .katex"), "the math is rendered"
+        WebDriverWait(driver, 5).until(
+            lambda d: answer.find_elements(By.CSS_SELECTOR, ".md .katex"), "the math is rendered")
         user = driver.find_element(By.CSS_SELECTOR, "#thread .msg.user .bubble")
         assert user.text == "Show me **Markdown**, please", "user text is shown as typed"
         assert driver.find_elements(By.CSS_SELECTOR, "#conversation-list .conv-item"), "the sidebar lists it"
         shot(driver, "03-reply")
+    finally:
+        driver.quit()
+
+
+def test_the_render_worker_ends_when_idle_and_comes_back_for_the_next_answer(state):
+    """highlight.js and KaTeX run in a worker that ends a few seconds after the last answer (its
+    memory goes back); the next answer starts a new one and is highlighted as before."""
+    driver = launch()
+    try:
+        assert render_worker(driver) == "", "no worker before the first code block"
+        send(driver, "first")
+        wait_done(driver)
+        highlighted(driver, assistant_messages(driver)[0], "the first answer is highlighted")
+        WebDriverWait(driver, 3).until(lambda d: render_worker(d) == "running")
+        WebDriverWait(driver, 10).until(lambda d: render_worker(d) == "stopped", "the idle worker ends")
+        send(driver, "second")
+        WebDriverWait(driver, 30).until(lambda d: len(assistant_messages(d)) == 2 and not streaming(d))
+        second = assistant_messages(driver)[1]
+        highlighted(driver, second, "the answer after the worker ended is highlighted too")
+        WebDriverWait(driver, 5).until(
+            lambda d: second.find_elements(By.CSS_SELECTOR, ".md .katex"), "and its math rendered")
+        assert render_worker(driver) == "running", "a new worker did it"
     finally:
         driver.quit()
 
@@ -276,7 +312,10 @@ def test_hostile_reply_renders_inert(state):
             "[click me](javascript:window.__pwned=3) and [data](data:text/html,<script>x</script>)\n\n"
             "<script>window.__pwned = 1</script>\n\n"
             "<img src=x onerror=\"window.__pwned = 2\">\n\n"
-            "<a href=\"javascript:window.__pwned=4\">raw link</a>"
+            "<a href=\"javascript:window.__pwned=4\">raw link</a>\n\n"
+            # Highlighted code and math go through the render worker and innerHTML: inert too.
+            "```html\n<img src=x onerror=\"window.__pwned = 5\"><script>window.__pwned = 6</script>\n```\n\n"
+            "$\\href{javascript:window.__pwned=7}{x}$ and $\\htmlId{pwn}{y}$"
         )
         prompt = driver.find_element(By.ID, "prompt")
         driver.execute_script("arguments[0].value = arguments[1]", prompt, hostile)
@@ -285,6 +324,12 @@ def test_hostile_reply_renders_inert(state):
         wait_done(driver)
         answer = assistant_messages(driver)[-1]
         md = answer.find_element(By.CSS_SELECTOR, ".md")
+        WebDriverWait(driver, 5).until(
+            lambda d: len(md.find_elements(By.CSS_SELECTOR, "pre code.language-html.hljs")) == 1
+            and len(md.find_elements(By.CSS_SELECTOR, ".katex")) >= 3,
+            "the hostile code block is highlighted and the hostile math rendered")
+        assert "onerror" in md.find_element(By.CSS_SELECTOR, "pre code.language-html").text
+        assert not driver.find_elements(By.ID, "pwn"), "KaTeX's \\htmlId is refused (trust: false)"
         assert "<script>" in md.text, "raw HTML is shown as text"
         assert not driver.find_elements(By.CSS_SELECTOR, "#thread script"), "no script element"
         assert not driver.find_elements(By.CSS_SELECTOR, "#thread img"), "no img element"

@@ -93,7 +93,9 @@ def test_sidebar_search_finds_a_headless_answer_and_opens_it():
         search(driver, "quokkas")
         WebDriverWait(driver, 10).until(lambda d: showing_results(d) and result_titles(d) == [PROMPT])
         WebDriverWait(driver, 10).until(open_first_result)
-        user = driver.find_element(By.CSS_SELECTOR, "#thread .msg.user .bubble")
+        # The conversation appears once its Markdown is rendered and highlighted.
+        user = WebDriverWait(driver, 10).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, "#thread .msg.user .bubble"))
         assert user.text == PROMPT
         answers = assistant_messages(driver)
         assert len(answers) == 1 and "quokkas" in answers[0].text
