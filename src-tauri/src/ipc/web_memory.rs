@@ -23,6 +23,14 @@
 //! own description is "disable the cache completely, which substantially reduces memory usage;
 //! useful for applications that only access a single local file, with no navigation to other
 //! pages", which is this page: every resource is the app's own, served from memory by the app.
+//!
+//! And the web process runs JavaScriptCore without its DFG tier ([`dfg_setting`]): the page's own
+//! scripts are light (the heavy ones, highlight.js and KaTeX, run in a worker that ends when
+//! idle, see `ui/render-worker.js`), and code the DFG compiled stays for the page's life:
+//! ~5 MB less after heavy use, measured in BENCHMARKS.md. `useDFGJIT` is one of the four options
+//! JavaScriptCore's GLib API documents (`JSC_OPTIONS_USE_DFG`); the web process is a separate
+//! process, so it gets the option the way JavaScriptCore reads options at start, from
+//! `JSC_useDFGJIT` in the environment it inherits.
 
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +44,41 @@ pub const LIMIT_ENV: &str = "BEHEST_WEB_MEMORY_LIMIT_MB";
 
 /// `browser` keeps WebKit's default cache model (web browser) instead of [`cache_model`]'s.
 pub const CACHE_ENV: &str = "BEHEST_WEB_CACHE";
+
+/// JavaScriptCore's DFG switch as an environment variable (JSC reads `JSC_<option>` at start).
+pub const DFG_ENV: &str = "JSC_useDFGJIT";
+
+/// `full` keeps JavaScriptCore's default tiers in the web process (the DFG too).
+pub const JIT_ENV: &str = "BEHEST_WEB_JIT";
+
+/// The value [`DFG_ENV`] gets for the web process, or `None` to leave the environment as it is:
+/// `user_dfg` (the value of [`DFG_ENV`] already set) always wins; `jit` (the value of
+/// [`JIT_ENV`]) `full` keeps the default; otherwise `false`. Another `jit` value is reported
+/// and ignored.
+pub fn dfg_setting(user_dfg: Option<&str>, jit: Option<&str>) -> Option<&'static str> {
+    if user_dfg.is_some() {
+        return None;
+    }
+    match jit.map(str::trim).filter(|raw| !raw.is_empty()) {
+        Some(raw) if raw.eq_ignore_ascii_case("full") => None,
+        Some(raw) => {
+            tracing::warn!(value = raw, "{JIT_ENV} is not `full`; the DFG stays off");
+            Some("false")
+        }
+        None => Some("false"),
+    }
+}
+
+/// Applies [`dfg_setting`] to this process's environment, which the web process inherits. Call
+/// at start-up, before any webview (or thread) starts, like `webkit::self_check`.
+pub fn limit_jit_from_env() {
+    let user = std::env::var(DFG_ENV).ok();
+    let jit = std::env::var(JIT_ENV).ok();
+    if let Some(value) = dfg_setting(user.as_deref(), jit.as_deref()) {
+        std::env::set_var(DFG_ENV, value);
+        tracing::debug!("{DFG_ENV}={value} for the web process");
+    }
+}
 
 /// The cache model for the app's page: document viewer, or WebKit's web-browser default when
 /// `env` (the value of [`CACHE_ENV`]) is `browser`. Another value is reported and ignored.
@@ -230,6 +273,25 @@ pub fn install_from_env() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_dfg_is_off_unless_asked_for_and_the_users_own_setting_wins() {
+        assert_eq!(dfg_setting(None, None), Some("false"));
+        assert_eq!(dfg_setting(None, Some(" ")), Some("false"));
+        assert_eq!(dfg_setting(None, Some("full")), None);
+        assert_eq!(dfg_setting(None, Some(" FULL ")), None);
+        assert_eq!(
+            dfg_setting(None, Some("fast")),
+            Some("false"),
+            "unknown: reported, ignored"
+        );
+        assert_eq!(
+            dfg_setting(Some("true"), None),
+            None,
+            "JSC_useDFGJIT already set"
+        );
+        assert_eq!(dfg_setting(Some("false"), Some("full")), None);
+    }
 
     #[test]
     fn the_cache_env_var_only_knows_browser() {
