@@ -10,6 +10,10 @@
 // page inserts them. highlight.js escapes the code it marks up; KaTeX runs with trust: false, so
 // no link, class or style from the TeX source reaches the page.
 //
+// The worker has no DOM and no way to call the app's commands (the IPC key lives only in the
+// page); Tauri sends the CSP header with HTML pages only, so the CSP does not reach in here, and
+// nothing in this file or the two libraries evaluates strings as code.
+//
 // Protocol: the page posts {id, jobs: [{kind: "code", lang, text} | {kind: "math", tex,
 // display}]}; the worker answers {id, results: [html or null, ...]} in the same order (null: the
 // language is unknown or rendering failed; the page leaves that element as it is).
