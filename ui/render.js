@@ -38,7 +38,7 @@ export async function copyText(text) {
   return ok;
 }
 
-const loaded = new Set();
+const stylesheets = new Set(); // the vendored stylesheets already added
 
 function addStylesheet(href, id) {
   const link = document.createElement("link");
@@ -50,8 +50,8 @@ function addStylesheet(href, id) {
 
 /** Adds a vendored stylesheet once. */
 function needStylesheet(href, id) {
-  if (loaded.has(href)) return;
-  loaded.add(href);
+  if (stylesheets.has(href)) return;
+  stylesheets.add(href);
   addStylesheet(href, id);
 }
 
@@ -200,16 +200,18 @@ export async function decorate(root, { highlight }) {
   }
   targets.forEach((target, i) => {
     const html = results[i];
-    if (typeof html !== "string" || target.el.textContent !== target.text) return;
+    const code = target.job.kind === "code";
+    if (typeof html !== "string") {
+      if (code) target.el.dataset.highlight = "none"; // a language highlight.js does not know
+      return;
+    }
+    if (target.el.textContent !== target.text) return;
     target.el.innerHTML = html;
-    if (target.job.kind === "code") {
+    if (code) {
       target.el.classList.add("hljs");
       target.el.dataset.highlight = "done";
     }
   });
-  for (const [i, target] of targets.entries()) {
-    if (target.job.kind === "code" && results[i] == null) target.el.dataset.highlight = "none";
-  }
 }
 
 function languageOf(code) {
