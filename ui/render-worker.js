@@ -2,7 +2,7 @@
 //
 // Why a worker: both libraries are large scripts whose grammars, symbol tables and compiled
 // code stay in the JavaScript engine for as long as the engine lives. In the page that is the
-// whole session (measured: ~13-18 MB of the page's process after a long conversation, see
+// whole session (measured: ~12-18 MB of the page's process after a long conversation, see
 // BENCHMARKS.md). A worker has its own engine, and render.js ends the worker once it has been
 // idle for a few seconds, so that memory goes back when the user stops chatting.
 //

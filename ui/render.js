@@ -10,8 +10,10 @@
 //
 // highlight.js and KaTeX (~400 KB of script) run in a worker (render-worker.js) that starts with
 // the first code block or formula and ends a few seconds after the last: they cost nothing at
-// startup, and their memory goes back when the user stops chatting. A worker that hangs (a
-// pathological input) is ended after WORKER_TIMEOUT_MS; the page itself never waits on it.
+// startup, and their memory goes back when the user stops chatting. The page's thread never
+// blocks on the worker: a message being shown waits for its highlighting at most
+// DECORATE_WAIT_MS (then shows plain and is highlighted when the worker answers), and a worker
+// that hangs on a pathological input is ended after WORKER_TIMEOUT_MS.
 
 import { api } from "./api.js";
 
@@ -221,11 +223,16 @@ function languageOf(code) {
   return "";
 }
 
-/** Renders finished Markdown into `el` (a stored message), highlighted and with its math:
- * resolves when all of it is in place, so a message appears whole. */
+/** How long a stored message being shown waits for its highlighting and math: the worker
+ * answers in ~60 ms when it has to start first, ~15 ms when it runs. */
+const DECORATE_WAIT_MS = 300;
+
+/** Renders finished Markdown into `el` (a stored message); resolves once its highlighting and
+ * math are in place (so a message appears whole), or after DECORATE_WAIT_MS at most. */
 export async function renderInto(el, text) {
   el.innerHTML = await api.renderMarkdown(text);
-  await decorate(el, { highlight: true });
+  const decorated = decorate(el, { highlight: true });
+  await Promise.race([decorated, new Promise((resolve) => setTimeout(resolve, DECORATE_WAIT_MS))]);
 }
 
 /**
