@@ -6,15 +6,15 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::expect_used)]
 
+mod display;
+
 use behest_desktop::ipc::web_memory;
 use webkit2gtk::glib;
 use webkit2gtk::{CacheModel, WebContext, WebContextExt, WebView};
 
 #[test]
 fn the_page_gets_the_document_viewer_cache_model() {
-    if let Err(error) = gtk::init() {
-        panic!("GTK needs a display for this test (DISPLAY, e.g. Xvfb): {error}");
-    }
+    display::init_gtk();
     let context: WebContext = glib::Object::new();
     assert_eq!(
         context.cache_model(),

@@ -7,6 +7,8 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::expect_used)]
 
+mod display;
+
 use std::time::{Duration, Instant};
 
 use behest_desktop::ipc::web_memory;
@@ -47,9 +49,7 @@ fn the_web_process_starts_without_the_dfg() {
     );
     web_memory::limit_jit_from_env();
     assert_eq!(std::env::var(web_memory::DFG_ENV).as_deref(), Ok("false"));
-    if let Err(error) = gtk::init() {
-        panic!("GTK needs a display for this test (DISPLAY, e.g. Xvfb): {error}");
-    }
+    display::init_gtk();
     let context: WebContext = glib::Object::new();
     let view = WebView::with_context(&context);
     view.load_html("<p>hello</p>", None);

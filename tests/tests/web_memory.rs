@@ -6,15 +6,15 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::expect_used)]
 
+mod display;
+
 use behest_desktop::ipc::web_memory::{self, Limits};
 use webkit2gtk::glib;
 use webkit2gtk::{WebContext, WebsiteDataManager};
 
 #[test]
 fn contexts_built_after_install_get_the_limit_and_explicit_settings_are_kept() {
-    if let Err(error) = gtk::init() {
-        panic!("GTK needs a display for this test (DISPLAY, e.g. Xvfb): {error}");
-    }
+    display::init_gtk();
     let _before: WebContext = glib::Object::new();
     assert_eq!(web_memory::applied(), 0, "nothing is hooked before install");
 

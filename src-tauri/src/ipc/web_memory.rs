@@ -56,16 +56,24 @@ pub const JIT_ENV: &str = "BEHEST_WEB_JIT";
 /// [`JIT_ENV`]) `full` keeps the default; otherwise `false`. Another `jit` value is reported
 /// and ignored.
 pub fn dfg_setting(user_dfg: Option<&str>, jit: Option<&str>) -> Option<&'static str> {
-    if user_dfg.is_some() {
-        return None;
+    if user_dfg.is_some() || says(jit, JIT_ENV, "full") {
+        None
+    } else {
+        Some("false")
     }
-    match jit.map(str::trim).filter(|raw| !raw.is_empty()) {
-        Some(raw) if raw.eq_ignore_ascii_case("full") => None,
+}
+
+/// Whether `value` (of the variable `name`) is `word`, ignoring case and surrounding space. Unset
+/// or blank is `false`; any other value is reported and also `false`: these variables each know
+/// one word that turns a default off.
+fn says(value: Option<&str>, name: &str, word: &str) -> bool {
+    match value.map(str::trim).filter(|raw| !raw.is_empty()) {
+        None => false,
+        Some(raw) if raw.eq_ignore_ascii_case(word) => true,
         Some(raw) => {
-            tracing::warn!(value = raw, "{JIT_ENV} is not `full`; the DFG stays off");
-            Some("false")
+            tracing::warn!(value = raw, "{name} is not `{word}`; ignored");
+            false
         }
-        None => Some("false"),
     }
 }
 
@@ -83,16 +91,10 @@ pub fn limit_jit_from_env() {
 /// The cache model for the app's page: document viewer, or WebKit's web-browser default when
 /// `env` (the value of [`CACHE_ENV`]) is `browser`. Another value is reported and ignored.
 pub fn cache_model(env: Option<&str>) -> CacheModel {
-    match env.map(str::trim).filter(|raw| !raw.is_empty()) {
-        None => CacheModel::DocumentViewer,
-        Some(raw) if raw.eq_ignore_ascii_case("browser") => CacheModel::WebBrowser,
-        Some(raw) => {
-            tracing::warn!(
-                value = raw,
-                "{CACHE_ENV} is not `browser`; using the document viewer model"
-            );
-            CacheModel::DocumentViewer
-        }
+    if says(env, CACHE_ENV, "browser") {
+        CacheModel::WebBrowser
+    } else {
+        CacheModel::DocumentViewer
     }
 }
 
