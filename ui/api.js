@@ -54,7 +54,10 @@ export const api = {
 
   listConversations: () => call("list_conversations"),
   searchConversations: (query) => call("search_conversations", { query }),
-  getConversation: (id) => call("get_conversation", { id }),
+  /** A conversation with its messages: all of them, or with `{limit}` the latest `limit`
+   * (before the message `before` when given) and how many come before those (`earlier`). */
+  getConversation: (id, { before, limit } = {}) =>
+    call("get_conversation", { id, before: before || null, limit: limit || null }),
   createConversation: (draft) => call("create_conversation", { draft: draft || {} }),
   renameConversation: (id, title) => call("rename_conversation", { id, title }),
   updateConversation: (id, params) => call("update_conversation", { id, params }),

@@ -2,7 +2,7 @@
 // bar, first-run screen, keyboard shortcuts. The chat view itself lives in chat.js.
 
 import { api } from "./api.js";
-import { ChatView } from "./chat.js";
+import { ChatView, WINDOW } from "./chat.js";
 import { startStatusClock, updateStatus } from "./status.js";
 import { drawWelcome } from "./welcome.js";
 import { initDevPanel, toggleDevPanel } from "./devpanel.js";
@@ -244,7 +244,7 @@ async function openConversation(id) {
   if (chat.streaming) await chat.stop();
   let conversation;
   try {
-    conversation = await api.getConversation(id);
+    conversation = await api.getConversation(id, { limit: WINDOW });
   } catch (error) {
     toast("Could not open the conversation: " + describe(error));
     return;
@@ -261,7 +261,7 @@ async function openConversation(id) {
   syncExport();
   $("conv-title").textContent = conversation.title || "Untitled";
   $("empty").hidden = true;
-  await chat.show(conversation.messages || []);
+  await chat.show(conversation.messages || [], conversation.earlier || 0);
   drawConversations();
   $("prompt").focus();
 }

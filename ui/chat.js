@@ -2,9 +2,11 @@
 // Edit-and-resend, copy, and the error banner with Retry (which never removes the partial answer).
 //
 // Long conversations keep only their latest messages on the page (WINDOW, trimmed back from
-// WINDOW_MAX once the user is at the bottom); earlier ones are plain data in `this.earlier` and
-// come back, REVEAL at a time, from the "Show earlier messages" button or by scrolling to the
-// top. So memory follows what is on screen, not how long the conversation has grown.
+// WINDOW_MAX once the user is at the bottom); earlier ones stay in the history (Rust side) and
+// come back from it, REVEAL at a time, from the "Show earlier messages" button or by scrolling
+// to the top. A chat request sends only the new message: the Rust side puts the stored
+// conversation before it. So the page's memory follows what is on screen, not how long the
+// conversation has grown.
 
 import { api, newRequestId } from "./api.js";
 import { StreamRenderer, renderInto, copyText } from "./render.js";
@@ -15,7 +17,8 @@ const ICONS = {
   regen: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M20 11a8 8 0 1 0-2.3 5.7M20 4v7h-7"/></svg>',
 };
 
-const WINDOW = 40;
+/** How many of a conversation's latest messages are on the page (app.js opens with these). */
+export const WINDOW = 40;
 const WINDOW_MAX = 60;
 const REVEAL = 20;
 
@@ -50,25 +53,26 @@ export class ChatView {
     this.sendBtn = document.getElementById("send");
     this.stopBtn = document.getElementById("stop");
     this.active = null; // {requestId, view, renderer, stopped}
-    this.earlier = []; // messages above the page, oldest first: {role, message, stored}
+    this.above = 0; // how many stored messages come before the first on the page
     this.generation = 0; // bumped by show(): work for a conversation no longer shown stops
     this.revealing = false;
     this.stickToBottom = true;
     this.scroll.addEventListener("scroll", () => {
       const gap = this.scroll.scrollHeight - this.scroll.scrollTop - this.scroll.clientHeight;
       this.stickToBottom = gap < 80;
-      if (this.scroll.scrollTop < 200 && this.earlier.length) this.revealEarlier();
+      if (this.scroll.scrollTop < 200 && this.above) this.revealEarlier();
     });
   }
 
   get streaming() { return this.active !== null; }
 
-  /** Shows a stored conversation's messages (the latest WINDOW on the page). */
-  async show(messages) {
+  /** Shows a stored conversation's latest messages (at most WINDOW of them); `earlier` stored
+   * ones come before them. */
+  async show(messages, earlier = 0) {
     const generation = ++this.generation;
     this.thread.replaceChildren();
     const cut = Math.max(0, messages.length - WINDOW);
-    this.earlier = messages.slice(0, cut).map((m) => ({ role: m.role, message: { ...m }, stored: m }));
+    this.above = earlier + cut;
     const entries = messages.slice(cut).map((m) => ({ role: m.role, message: m, stored: m }));
     const views = await this.renderEntries(entries);
     if (generation !== this.generation) return;
@@ -89,35 +93,43 @@ export class ChatView {
     return views;
   }
 
-  /** Puts the last REVEAL of the earlier messages back on the page, keeping the reading
-   * position. */
+  /** Brings the REVEAL stored messages before the first on the page back from the history,
+   * keeping the reading position. */
   async revealEarlier() {
-    if (this.revealing || !this.earlier.length) return;
+    const conversationId = this.host.conversationId();
+    // Everything shown by show() or settled by stream() has its id; the first one that does
+    // marks where the history continues upwards.
+    const first = this.views().find((v) => v.message.id);
+    if (this.revealing || !this.above || !conversationId || !first) return;
     this.revealing = true;
     const generation = this.generation;
     try {
-      const batch = this.earlier.slice(Math.max(0, this.earlier.length - REVEAL));
-      const views = await this.renderEntries(batch);
+      const page = await api.getConversation(conversationId, { before: first.message.id, limit: REVEAL });
       if (generation !== this.generation) return;
-      this.earlier.splice(this.earlier.length - batch.length, batch.length);
+      const entries = (page.messages || []).map((m) => ({ role: m.role, message: m, stored: m }));
+      const views = await this.renderEntries(entries);
+      if (generation !== this.generation) return;
+      this.above = page.earlier || 0;
       const height = this.scroll.scrollHeight;
       const top = this.scroll.scrollTop;
-      const first = this.thread.querySelector(".msg");
-      for (const v of views) this.thread.insertBefore(v.el, first);
+      const at = this.thread.querySelector(".msg");
+      for (const v of views) this.thread.insertBefore(v.el, at);
       this.drawEarlierControl();
       this.scroll.scrollTop = top + (this.scroll.scrollHeight - height);
+    } catch (error) {
+      this.host.toast("Could not load the earlier messages: " + (error.message || error.kind));
     } finally {
       this.revealing = false;
     }
   }
 
-  /** Moves the oldest messages off the page once there are more than WINDOW_MAX, but only
-   * while the user reads at the bottom. */
+  /** Takes the oldest messages off the page once there are more than WINDOW_MAX, but only
+   * while the user reads at the bottom (they stay in the history). */
   trim() {
     const views = this.views();
     if (!this.stickToBottom || views.length <= WINDOW_MAX) return;
     for (const v of views.slice(0, views.length - WINDOW)) {
-      this.earlier.push({ role: v.role, message: v.message, stored: v.stored });
+      this.above += 1;
       v.el.remove();
     }
     this.drawEarlierControl();
@@ -126,7 +138,7 @@ export class ChatView {
 
   drawEarlierControl() {
     let button = this.thread.querySelector(".earlier");
-    if (!this.earlier.length) {
+    if (!this.above) {
       if (button) button.remove();
       return;
     }
@@ -136,7 +148,7 @@ export class ChatView {
       button.className = "earlier ghost-btn bordered";
       button.addEventListener("click", () => this.revealEarlier());
     }
-    const n = this.earlier.length;
+    const n = this.above;
     button.textContent = `Show ${n} earlier message${n === 1 ? "" : "s"}`;
     this.thread.prepend(button);
   }
@@ -283,6 +295,8 @@ export class ChatView {
     const index = all.indexOf(assistantView);
     const user = all.slice(0, index).reverse().find((v) => v.role === "user");
     if (!user) return;
+    await this.learnId(user);
+    if (this.streaming) return;
     all.slice(all.indexOf(user) + 1).forEach((v) => v.el.remove());
     await this.stream(this.host.conversationId(), user, user.message.id || null);
   }
@@ -317,6 +331,8 @@ export class ChatView {
       const text = area.value;
       if (!text.trim()) return;
       close();
+      await this.learnId(view);
+      if (this.streaming) return;
       const all = this.views();
       all.slice(all.indexOf(view) + 1).forEach((v) => v.el.remove());
       const replaceFrom = view.message.id || null;
@@ -329,19 +345,6 @@ export class ChatView {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submit(); }
       if (e.key === "Escape") { e.preventDefault(); e.stopPropagation(); close(); }
     });
-  }
-
-  /** The request messages: the system prompt, then every message up to `userView` (those
-   * above the page too). */
-  requestMessages(userView) {
-    const messages = [];
-    const system = this.host.params().systemPrompt;
-    if (system && system.trim()) messages.push({ role: "system", content: system });
-    for (const v of [...this.earlier, ...this.views()]) {
-      if (v.message.content) messages.push({ role: v.role, content: v.message.content });
-      if (v === userView) break;
-    }
-    return messages;
   }
 
   async stream(conversationId, userView, replaceFrom) {
@@ -360,9 +363,12 @@ export class ChatView {
     this.active = active;
     this.setBusy(true);
     const params = this.host.params();
+    // Only the new message: the Rust side sends the stored conversation before it (up to
+    // `replaceFrom`, which a regenerate or an edit replaces).
     const request = {
       model: params.model || undefined,
-      messages: this.requestMessages(userView),
+      systemPrompt: params.systemPrompt || undefined,
+      message: userView.message.content,
       temperature: params.temperature ?? undefined,
       maxTokens: params.maxTokens ?? undefined,
     };
@@ -413,25 +419,32 @@ export class ChatView {
     }
   }
 
+  /** A message about to be replaced (regenerate, edit) needs its stored id, or the history
+   * would keep the old exchange and send it again: asks the history when the page lacks it. */
+  async learnId(view) {
+    if (!view.message.id) await this.syncIds(this.host.conversationId(), null);
+  }
+
   /** After a failed answer, or one whose last Channel messages never came: takes the saved
    * messages' ids (used by regenerate, edit and retry) from the history, and shows `answered`
    * (the answer just finished, unless the user stopped it: then what was shown stays) as saved,
    * since the saved text has every delta. */
   async syncIds(conversationId, answered) {
     if (!conversationId || this.host.conversationId() !== conversationId) return;
+    const views = this.views();
     let stored;
     try {
-      stored = await api.getConversation(conversationId);
+      stored = await api.getConversation(conversationId, { limit: Math.max(1, views.length) });
     } catch (_) {
       return; // ids stay unknown; a resend then appends instead of replacing
     }
-    const views = this.views();
-    const all = [...this.earlier, ...views];
     const messages = stored.messages || [];
-    if (all.length !== messages.length || this.host.conversationId() !== conversationId) return;
-    all.forEach((v, i) => {
-      if (v.role === messages[i].role) v.message.id = messages[i].id;
-    });
+    // Only when the page and the history agree on where each message is.
+    const aligned = messages.length === views.length
+      && (stored.earlier || 0) === this.above
+      && views.every((v, i) => v.role === messages[i].role);
+    if (!aligned || this.host.conversationId() !== conversationId) return;
+    views.forEach((v, i) => { v.message.id = messages[i].id; });
     const last = views[views.length - 1];
     const saved = messages[messages.length - 1];
     if (answered && last === answered && saved.role === "assistant"

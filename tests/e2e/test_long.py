@@ -1,6 +1,8 @@
 """End-to-end test of a long conversation in the real webview: only its latest messages are on
-the page, earlier ones come back from "Show earlier messages" and by scrolling to the top, the
-request still carries the whole conversation, and after an answer the page is trimmed again.
+the page, earlier ones come back from the history ("Show earlier messages", scrolling to the
+top), the request still carries the whole conversation (the page sends only the new message;
+the Rust side puts the stored conversation before it), after an answer the page is trimmed
+again, and a regenerate sends the conversation without the answer it replaces.
 
 The conversation (150 messages) is put in the hermetic history with the headless
 `history import` before the app starts, the way a user restores a backup.
@@ -61,6 +63,15 @@ def last_chat_request(driver):
     return [m["content"] for m in json.loads(chats[-1]["body"])["messages"]]
 
 
+def conversation_id(driver, title):
+    """The id of the conversation called `title`."""
+    listed = invoke(driver, "list_conversations")
+    assert listed["ok"], listed
+    ids = [c["id"] for c in listed["value"] if c["title"] == title]
+    assert len(ids) == 1, listed["value"]
+    return ids[0]
+
+
 def earlier_label(driver):
     return driver.execute_script(
         "const b = document.querySelector('#thread .earlier'); return b ? b.textContent : null"
@@ -116,5 +127,27 @@ def test_long_conversation_keeps_only_its_latest_messages_on_the_page(tmp_path):
         assert shown[-2] == "and one more" and "Local demo gateway" in shown[-1]
         assert earlier_label(driver) == "Show 112 earlier messages"
         shot(driver, "32-long-conversation-trimmed")
+
+        # What was trimmed comes back from the history.
+        driver.find_element(By.CSS_SELECTOR, "#thread .earlier").click()
+        WebDriverWait(driver, 10).until(lambda d: len(page_messages(d)) == 60)
+        assert page_messages(driver)[0] == "question 046"
+        assert earlier_label(driver) == "Show 92 earlier messages"
+
+        # Regenerate the last answer: the request is everything up to its question, without the
+        # answer it replaces, and the history keeps one answer for it.
+        driver.execute_script(
+            "document.querySelector('#thread .msg.last button[aria-label=\"Regenerate\"]').click()"
+        )
+        WebDriverWait(driver, 10).until(lambda d: streaming(d))
+        WebDriverWait(driver, 30).until(lambda d: not streaming(d))
+        sent = last_chat_request(driver)
+        assert len(sent) == 2 * PAIRS + 1, len(sent)
+        assert sent[0] == "question 000" and sent[-2] == "answer 074 about the tide"
+        assert sent[-1] == "and one more"
+        stored = invoke(driver, "get_conversation", {"id": conversation_id(driver, TITLE)})
+        assert stored["ok"], stored
+        assert len(stored["value"]["messages"]) == 2 * PAIRS + 2
+        assert stored["value"]["messages"][-2]["content"] == "and one more"
     finally:
         driver.quit()

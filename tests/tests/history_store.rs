@@ -247,3 +247,89 @@ fn fts_syntax_in_user_queries_is_never_an_error() {
         prop_assert!(history.search(&q, 5).is_ok());
     });
 }
+
+/// A conversation of `n` exchanges `q{i}` / `a{i}` with a system message first, imported the way
+/// a restored backup brings one in (the app itself never stores system messages).
+fn imported_dialogue(history: &behest_desktop::core::history::History, n: usize) -> String {
+    let id = "6f1c2d3e-0000-4000-8000-000000000001";
+    let message = |i: usize, role: &str, content: String| {
+        serde_json::json!({
+            "id": format!("6f1c2d3e-0000-4000-8000-1{i:011}"), "role": role, "content": content,
+            "model": null, "created_at": format!("2026-11-01T10:00:{:02}.000Z", i % 60),
+            "status": "complete", "error_kind": null, "error_message": null, "usage": null,
+            "ttft_ms": null, "tokens_per_second": null, "trace_id": null,
+        })
+    };
+    let mut messages = vec![message(0, "system", "Be brief.".into())];
+    for i in 0..n {
+        messages.push(message(messages.len(), "user", format!("q{i}")));
+        messages.push(message(messages.len(), "assistant", format!("a{i}")));
+    }
+    let export = serde_json::json!({
+        "format": "behest-desktop-history", "version": 1,
+        "conversations": [{
+            "id": id, "title": "paged", "model": null, "system_prompt": null,
+            "temperature": null, "max_tokens": null, "server_threads": false,
+            "server_thread_id": null, "created_at": "2026-11-01T10:00:00.000Z",
+            "updated_at": "2026-11-01T10:00:59.000Z", "messages": messages,
+        }],
+    });
+    history.import_json(&export.to_string()).unwrap();
+    id.to_string()
+}
+
+#[test]
+fn the_dialogue_comes_a_page_at_a_time_latest_first_without_system_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = open(dir.path());
+    let id = imported_dialogue(&history, 5);
+    let texts = |page: &behest_desktop::core::history::DialoguePage| {
+        page.messages
+            .iter()
+            .map(|m| m.content.clone())
+            .collect::<Vec<_>>()
+    };
+
+    let all = history.dialogue(&id, None, None).unwrap();
+    assert_eq!(
+        texts(&all).len(),
+        10,
+        "the system message is not part of it"
+    );
+    assert_eq!(all.earlier, 0);
+    assert_eq!(all.conversation.title, "paged");
+
+    let latest = history.dialogue(&id, None, Some(4)).unwrap();
+    assert_eq!(texts(&latest), ["q3", "a3", "q4", "a4"]);
+    assert_eq!(latest.earlier, 6);
+
+    let before = history
+        .dialogue(&id, Some(&latest.messages[0].id), Some(4))
+        .unwrap();
+    assert_eq!(texts(&before), ["q1", "a1", "q2", "a2"]);
+    assert_eq!(before.earlier, 2);
+
+    let first = history
+        .dialogue(&id, Some(&before.messages[0].id), Some(4))
+        .unwrap();
+    assert_eq!(texts(&first), ["q0", "a0"], "fewer than asked at the start");
+    assert_eq!(first.earlier, 0);
+    let none = history
+        .dialogue(&id, Some(&first.messages[0].id), None)
+        .unwrap();
+    assert!(none.messages.is_empty() && none.earlier == 0);
+
+    // `before` must be a message of this conversation; an unknown conversation is an error too.
+    let other = completed(&history, "elsewhere", "there");
+    for before in [other.id.as_str(), "no-such-message"] {
+        let error = history.dialogue(&id, Some(before), None).unwrap_err();
+        assert!(
+            matches!(&error, Error::InvalidInput { what, .. } if what == "before"),
+            "{error:?}"
+        );
+    }
+    assert!(matches!(
+        history.dialogue("no-such-conversation", None, None),
+        Err(Error::InvalidInput { .. })
+    ));
+}

@@ -9,8 +9,8 @@ use behest_desktop::ipc::args::{Arg, ChannelArg};
 use behest_desktop::ipc::commands::chat::chat as chat_command;
 use behest_desktop::ipc::events::StreamEvent;
 use ipc_support::{
-    chat_in, chat_request, kind, new_conversation, recording_channel, run_chat, stored_messages,
-    Harness,
+    answered, chat_in, chat_request, kind, new_conversation, next_message, recording_channel,
+    run_chat, stored_messages, Harness,
 };
 use serde_json::json;
 
@@ -54,10 +54,7 @@ fn chat_regenerate_replaces_the_tail_of_the_conversation() {
     let h = Harness::demo();
     let conversation = new_conversation(&h);
     let (first, _) = chat_in(&h, "a", &conversation, "one");
-    let user_id = first.unwrap_or_else(|e| panic!("{e}"))["userMessageId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let user_id = answered(&first, "userMessageId");
     let (again, _) = run_chat(
         &h,
         "b",
@@ -188,23 +185,136 @@ fn chat_busy_and_cancel() {
     );
 }
 
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(role, text)| (role.to_string(), text.to_string()))
+        .collect()
+}
+
 #[test]
-fn chat_rejects_requests_that_do_not_end_with_a_user_message() {
+fn chat_with_only_the_new_message_sends_the_stored_conversation_first() {
     let h = Harness::demo();
-    let (result, _) = run_chat(
+    // A new conversation: the request is the system prompt and the message.
+    let (first, _) = run_chat(
         &h,
-        "r",
+        "a",
         None,
-        json!({"messages": [{"role": "assistant", "content": "hi"}]}),
+        json!({"message": "one", "systemPrompt": "Be brief."}),
         None,
     );
-    assert_eq!(kind(&result), "invalidArgument");
-    let (result, _) = run_chat(
+    let conversation = answered(&first, "conversationId");
+    assert_eq!(
+        h.last_chat_sent(),
+        pairs(&[("system", "Be brief."), ("user", "one")])
+    );
+    let answer_one = stored_messages(&h, &conversation)[1]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(answer_one.contains("> one"), "{answer_one}");
+
+    // An answer that failed before its first word is saved without text and left out.
+    h.fault(json!({"status": 400}), 1);
+    let (failed, _) = run_chat(
         &h,
-        "r2",
-        None,
-        json!({"messages": [{"role": "tool", "content": "x"}, {"role": "user", "content": "x"}]}),
+        "b",
+        Some(conversation.clone()),
+        next_message("two"),
         None,
     );
-    assert_eq!(kind(&result), "invalidArgument");
+    assert_eq!(kind(&failed), "badRequest");
+    // A blank system prompt is no system message.
+    let (third, _) = run_chat(
+        &h,
+        "c",
+        Some(conversation.clone()),
+        json!({"message": "three", "systemPrompt": "  "}),
+        None,
+    );
+    let third = third.unwrap_or_else(|e| panic!("{e}"));
+    let so_far = [("user", "one"), ("assistant", &answer_one), ("user", "two")];
+    assert_eq!(
+        h.last_chat_sent(),
+        pairs(&[&so_far[..], &[("user", "three")]].concat())
+    );
+
+    // Edit and resend: the replaced message and everything after it are not sent.
+    let replaced = third["userMessageId"].as_str().map(str::to_string);
+    let (edited, _) = run_chat(
+        &h,
+        "d",
+        Some(conversation.clone()),
+        next_message("three, edited"),
+        replaced,
+    );
+    assert!(edited.is_ok(), "{edited:?}");
+    assert_eq!(
+        h.last_chat_sent(),
+        pairs(&[&so_far[..], &[("user", "three, edited")]].concat())
+    );
+    let stored: Vec<String> = stored_messages(&h, &conversation)
+        .iter()
+        .map(|m| m["content"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(stored.len(), 6, "{stored:?}");
+    assert_eq!(stored[4], "three, edited");
+}
+
+#[test]
+fn chat_refuses_malformed_requests_before_anything_is_sent_or_stored() {
+    let h = Harness::demo();
+    let conversation = new_conversation(&h);
+    let (kept, _) = chat_in(&h, "k", &conversation, "kept");
+    let kept_id = answered(&kept, "userMessageId");
+    let other = new_conversation(&h);
+    for (request, replace_from, named) in [
+        (
+            json!({"messages": [{"role": "assistant", "content": "hi"}]}),
+            None,
+            "must end with a non-empty user message",
+        ),
+        (
+            json!({"messages": [{"role": "tool", "content": "x"}, {"role": "user", "content": "x"}]}),
+            None,
+            "role must be",
+        ),
+        (json!({}), None, "messages"),
+        (
+            json!({"message": "x", "messages": [{"role": "user", "content": "x"}]}),
+            None,
+            "not both",
+        ),
+        (json!({"message": " \n "}), None, "message is empty"),
+        (
+            json!({"messages": [{"role": "user", "content": "x"}], "systemPrompt": "s"}),
+            None,
+            "systemPrompt",
+        ),
+        // A message of another conversation to replace from: refused before anything is deleted.
+        (next_message("x"), Some(kept_id.clone()), "replaceFrom"),
+    ] {
+        let target = if replace_from.is_some() {
+            &other
+        } else {
+            &conversation
+        };
+        let (result, events) = run_chat(
+            &h,
+            "bad",
+            Some(target.clone()),
+            request.clone(),
+            replace_from,
+        );
+        assert_eq!(kind(&result), "invalidArgument", "{request}");
+        let message = result
+            .as_ref()
+            .err()
+            .and_then(|e| e["message"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        assert!(message.contains(named), "{request}: {message}");
+        assert!(events.is_empty(), "{request}: nothing streamed");
+    }
+    assert_eq!(stored_messages(&h, &conversation).len(), 2, "nothing lost");
+    assert!(stored_messages(&h, &other).is_empty(), "nothing recorded");
 }

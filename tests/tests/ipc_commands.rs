@@ -199,6 +199,56 @@ fn history_commands_work_and_report_unknown_ids() {
 }
 
 #[test]
+fn get_conversation_gives_the_latest_messages_and_earlier_ones_on_request() {
+    let h = Harness::demo();
+    let id = new_conversation(&h);
+    for (n, text) in ["one", "two", "three"].iter().enumerate() {
+        let (done, _) = chat_in(&h, &format!("p{n}"), &id, text);
+        assert!(done.is_ok(), "{done:?}");
+    }
+    let get = |args: Value| h.invoke("get_conversation", args);
+    let all = get(json!({"id": id})).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(all["messages"].as_array().map(Vec::len), Some(6));
+    assert_eq!(all["earlier"], 0);
+
+    let latest = get(json!({"id": id, "limit": 3})).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(latest["earlier"], 3);
+    assert_eq!(
+        latest["title"], all["title"],
+        "the conversation comes with them"
+    );
+    assert_eq!(
+        latest["messages"],
+        json!(all["messages"].as_array().map(|m| m[3..].to_vec()))
+    );
+
+    let first_shown = latest["messages"][0]["id"].clone();
+    let before =
+        get(json!({"id": id, "before": first_shown, "limit": 2})).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(before["earlier"], 1);
+    assert_eq!(
+        before["messages"],
+        json!(all["messages"].as_array().map(|m| m[1..3].to_vec()))
+    );
+
+    let other = new_conversation(&h);
+    for (args, named) in [
+        (json!({"id": id, "limit": 0}), "limit"),
+        (json!({"id": id, "limit": -1}), "limit"),
+        (json!({"id": id, "before": 7}), "before"),
+        (json!({"id": other, "before": first_shown}), "before"),
+    ] {
+        let answer = get(args.clone());
+        assert_eq!(kind(&answer), "invalidArgument", "{args}");
+        let message = answer
+            .err()
+            .map(|e| e["message"].to_string())
+            .unwrap_or_default();
+        assert!(message.contains(named), "{args}: {message}");
+    }
+}
+
+#[test]
 fn open_external_refuses_non_web_links() {
     let h = Harness::demo();
     for url in [

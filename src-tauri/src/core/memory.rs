@@ -88,8 +88,14 @@ impl IdleTrim {
     }
 
     /// Something that allocates a lot just ended: trim after the quiet period, unless another
-    /// poke comes first or `busy()` is true then. Outside a Tokio runtime nothing is scheduled.
-    pub fn poke(self: &Arc<Self>, busy: impl FnOnce() -> bool + Send + 'static) {
+    /// poke comes first or `busy()` is true then. `release` runs first, on the same blocking
+    /// thread (caches let go of what they hold, so the trim can return it). Outside a Tokio
+    /// runtime nothing is scheduled.
+    pub fn poke(
+        self: &Arc<Self>,
+        busy: impl FnOnce() -> bool + Send + 'static,
+        release: impl FnOnce() + Send + 'static,
+    ) {
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
@@ -101,7 +107,11 @@ impl IdleTrim {
                 return;
             }
             let worker = Arc::clone(&this);
-            let released = tokio::task::spawn_blocking(move || (worker.trim)()).await;
+            let released = tokio::task::spawn_blocking(move || {
+                release();
+                (worker.trim)()
+            })
+            .await;
             this.trims.fetch_add(1, Ordering::SeqCst);
             tracing::debug!(released = released.unwrap_or(false), "allocator trimmed");
         });
@@ -150,9 +160,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn pokes_close_together_make_one_trim_after_the_quiet_period() {
         let (trim, calls) = counting();
-        trim.poke(|| false);
+        trim.poke(|| false, || {});
         settle(1).await;
-        trim.poke(|| false);
+        trim.poke(|| false, || {});
         settle(1).await;
         assert_eq!(
             calls.load(Ordering::SeqCst),
@@ -162,7 +172,7 @@ mod tests {
         settle(2).await;
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert_eq!(trim.trims(), 1);
-        trim.poke(|| false);
+        trim.poke(|| false, || {});
         settle(3).await;
         assert_eq!(calls.load(Ordering::SeqCst), 2, "a later poke trims again");
     }
@@ -172,19 +182,47 @@ mod tests {
         let (trim, calls) = counting();
         let busy = Arc::new(AtomicBool::new(true));
         let flag = Arc::clone(&busy);
-        trim.poke(move || flag.load(Ordering::SeqCst));
+        trim.poke(move || flag.load(Ordering::SeqCst), || {});
         settle(3).await;
         assert_eq!(calls.load(Ordering::SeqCst), 0);
         busy.store(false, Ordering::SeqCst);
-        trim.poke(|| false);
+        trim.poke(|| false, || {});
         settle(3).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_release_runs_just_before_the_trim_and_only_with_it() {
+        let (trim, calls) = counting();
+        // Trims counted when the release ran, plus one (0: it never ran).
+        let seen_at_release = Arc::new(AtomicU64::new(0));
+        let (seen, count) = (Arc::clone(&seen_at_release), Arc::clone(&calls));
+        trim.poke(
+            || false,
+            move || seen.store(count.load(Ordering::SeqCst) + 1, Ordering::SeqCst),
+        );
+        settle(3).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            seen_at_release.load(Ordering::SeqCst),
+            1,
+            "released before the trim"
+        );
+        let busy_release = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&busy_release);
+        trim.poke(|| true, move || flag.store(true, Ordering::SeqCst));
+        settle(3).await;
+        assert!(
+            !busy_release.load(Ordering::SeqCst),
+            "no release while busy"
+        );
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[test]
     fn outside_a_runtime_a_poke_schedules_nothing() {
         let (trim, calls) = counting();
-        trim.poke(|| false);
+        trim.poke(|| false, || {});
         std::thread::sleep(Duration::from_millis(50));
         assert_eq!(calls.load(Ordering::SeqCst), 0);
         assert_eq!(trim.trims(), 0);

@@ -90,6 +90,29 @@ impl Harness {
             .unwrap_or_else(|| panic!("no demo gateway"))
     }
 
+    /// The `(role, content)` messages of the last chat request the demo gateway received.
+    pub fn last_chat_sent(&self) -> Vec<(String, String)> {
+        let gateway = tauri::async_runtime::block_on(self.backend.demo_gateway())
+            .unwrap_or_else(|| panic!("no demo gateway"));
+        let chat = gateway
+            .requests()
+            .into_iter()
+            .rev()
+            .find(|r| r.path == "/v1/chat/completions")
+            .unwrap_or_else(|| panic!("the gateway received no chat"));
+        let body: Value =
+            serde_json::from_str(&chat.body).unwrap_or_else(|e| panic!("recorded body: {e}"));
+        body["messages"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no messages in {body}"))
+            .iter()
+            .map(|m| {
+                let text = |key: &str| m[key].as_str().unwrap_or_default().to_string();
+                (text("role"), text("content"))
+            })
+            .collect()
+    }
+
     /// Scripts a fault on the demo gateway's chat route.
     pub fn fault(&self, fault: Value, times: usize) {
         let gateway = tauri::async_runtime::block_on(self.backend.demo_gateway())
@@ -157,9 +180,22 @@ pub fn kind(answer: &Answer) -> String {
     }
 }
 
+/// The string `key` of a command's successful answer (panics on an error).
+pub fn answered(answer: &Answer, key: &str) -> String {
+    match answer {
+        Ok(value) => value[key].as_str().unwrap_or_default().to_string(),
+        Err(error) => panic!("expected an answer with {key}, got {error}"),
+    }
+}
+
 /// A one-message chat request.
 pub fn chat_request(text: &str) -> Value {
     json!({"messages": [{"role": "user", "content": text}]})
+}
+
+/// A request that sends only the user's new message (the stored conversation goes first).
+pub fn next_message(text: &str) -> Value {
+    json!({"message": text})
 }
 
 /// Runs the `chat` command with a recording Channel: its answer (or error) as JSON, and every

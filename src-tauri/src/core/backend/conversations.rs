@@ -12,7 +12,8 @@ use rusqlite::params;
 
 use super::requests::Exchange;
 use super::types::{
-    ChatInput, ChatSummary, ConversationDraft, ConversationItem, ConversationView, MessageView,
+    ChatInput, ChatSummary, ConversationDraft, ConversationItem, ConversationView, InputMessage,
+    MessageView,
 };
 use super::Backend;
 use crate::core::chat::{ChatEvent, ChatFailure, ChatSend, ChatStatus, SinkClosed};
@@ -55,28 +56,49 @@ impl Backend {
             .register(input.request_id.clone())
             .ok_or(ChatRejection::Busy)?;
         let request = input.request;
-        let last = request
-            .messages
-            .last()
-            .filter(|m| m.role == "user" && !m.content.trim().is_empty());
-        let Some(last) = last else {
-            return Err(ChatRejection::Invalid(
-                "request.messages must end with a non-empty user message".into(),
-            ));
-        };
-        if request
-            .messages
-            .iter()
-            .any(|m| !matches!(m.role.as_str(), "system" | "user" | "assistant"))
-        {
-            return Err(ChatRejection::Invalid(
-                "request.messages: role must be system, user or assistant".into(),
-            ));
-        }
-        let size: usize = request.messages.iter().map(|m| m.content.len()).sum();
+        let (messages, user_text) =
+            match (&request.messages, &request.message) {
+                (Some(_), Some(_)) => return Err(ChatRejection::Invalid(
+                    "request: send messages (the whole conversation) or message (the new one), \
+                     not both"
+                        .into(),
+                )),
+                (None, None) => {
+                    return Err(ChatRejection::Invalid(
+                        "request: needs messages (the whole conversation) or message (the new one)"
+                            .into(),
+                    ))
+                }
+                (Some(list), None) => whole_request(list, request.system_prompt.as_deref())?,
+                (None, Some(text)) => {
+                    let earlier = match &input.conversation_id {
+                        Some(id) => {
+                            let (id, before) = (id.clone(), input.replace_from.clone());
+                            self.history()
+                                .await?
+                                .call(move |h| h.dialogue(&id, before.as_deref(), None))
+                                .await
+                                .map_err(|error| match error {
+                                    // The page named it `replaceFrom`.
+                                    Error::InvalidInput { what, reason } if what == "before" => {
+                                        Error::InvalidInput {
+                                            what: "replaceFrom".into(),
+                                            reason,
+                                        }
+                                    }
+                                    other => other,
+                                })?
+                                .messages
+                        }
+                        None => Vec::new(),
+                    };
+                    next_request(text, request.system_prompt.as_deref(), earlier)?
+                }
+            };
+        let size: usize = messages.iter().map(|m| m.content.len()).sum();
         if size > MAX_REQUEST_TEXT {
             return Err(ChatRejection::Invalid(format!(
-                "request.messages: over {MAX_REQUEST_TEXT} bytes of text"
+                "request: over {MAX_REQUEST_TEXT} bytes of text"
             )));
         }
         let link = self.ready_link().await?;
@@ -97,15 +119,9 @@ impl Backend {
         let exchange = self
             .history()
             .await?
-            .begin_exchange(input.conversation_id.clone(), last.content.clone(), params)
+            .begin_exchange(input.conversation_id.clone(), user_text, params)
             .await?;
-        let mut send = ChatSend::new(
-            request
-                .messages
-                .iter()
-                .map(|m| ChatMessage::new(&m.role, m.content.clone()))
-                .collect(),
-        );
+        let mut send = ChatSend::new(messages);
         send.request.model = model;
         send.request.temperature = request.temperature;
         send.request.max_tokens = request.max_tokens;
@@ -203,19 +219,28 @@ impl Backend {
 
     /// One conversation with its messages.
     pub async fn get_conversation(&self, id: String) -> Result<ConversationView> {
-        let full = self
+        self.conversation_page(id, None, None).await
+    }
+
+    /// One conversation with the latest `limit` of its messages (all when `None`) that come
+    /// before the message `before` (see [`history::History::dialogue`]), and how many come
+    /// before those: the app's page opens a conversation with its latest messages and asks for
+    /// earlier ones as the user scrolls up.
+    pub async fn conversation_page(
+        &self,
+        id: String,
+        before: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<ConversationView> {
+        let page = self
             .history()
             .await?
-            .call(move |h| h.get_conversation(&id))
+            .call(move |h| h.dialogue(&id, before.as_deref(), limit))
             .await?;
         self.trim_when_quiet();
-        let mut view = ConversationView::from(full.conversation);
-        view.messages = full
-            .messages
-            .into_iter()
-            .filter(|m| m.role != history::Role::System)
-            .map(MessageView::from)
-            .collect();
+        let mut view = ConversationView::from(page.conversation);
+        view.messages = page.messages.into_iter().map(MessageView::from).collect();
+        view.earlier = page.earlier;
         Ok(view)
     }
 
@@ -311,6 +336,67 @@ impl Backend {
         self.trim_when_quiet();
         saved
     }
+}
+
+/// The request of a `chat` that sent the whole conversation (`messages`), and the user's new
+/// message in it.
+fn whole_request(
+    list: &[InputMessage],
+    system_prompt: Option<&str>,
+) -> std::result::Result<(Vec<ChatMessage>, String), ChatRejection> {
+    if system_prompt.is_some() {
+        return Err(ChatRejection::Invalid(
+            "request.systemPrompt goes with message; with messages, the system prompt is one of \
+             them"
+                .into(),
+        ));
+    }
+    let Some(last) = list
+        .last()
+        .filter(|m| m.role == "user" && !m.content.trim().is_empty())
+    else {
+        return Err(ChatRejection::Invalid(
+            "request.messages must end with a non-empty user message".into(),
+        ));
+    };
+    if list
+        .iter()
+        .any(|m| !matches!(m.role.as_str(), "system" | "user" | "assistant"))
+    {
+        return Err(ChatRejection::Invalid(
+            "request.messages: role must be system, user or assistant".into(),
+        ));
+    }
+    let messages = list
+        .iter()
+        .map(|m| ChatMessage::new(&m.role, m.content.clone()))
+        .collect();
+    Ok((messages, last.content.clone()))
+}
+
+/// The request of a `chat` that sent only the user's new message (`message`): the system
+/// prompt unless blank, the stored dialogue before it (`earlier`; messages without text, such as
+/// an answer that failed before its first word, are left out), then the new message.
+fn next_request(
+    text: &str,
+    system_prompt: Option<&str>,
+    earlier: Vec<history::Message>,
+) -> std::result::Result<(Vec<ChatMessage>, String), ChatRejection> {
+    if text.trim().is_empty() {
+        return Err(ChatRejection::Invalid("request.message is empty".into()));
+    }
+    let mut messages = Vec::with_capacity(earlier.len() + 2);
+    if let Some(system) = system_prompt.filter(|s| !s.trim().is_empty()) {
+        messages.push(ChatMessage::new("system", system.to_string()));
+    }
+    messages.extend(
+        earlier
+            .into_iter()
+            .filter(|m| !m.content.is_empty())
+            .map(|m| ChatMessage::new(m.role.as_str(), m.content)),
+    );
+    messages.push(ChatMessage::new("user", text.to_string()));
+    Ok((messages, text.to_string()))
 }
 
 /// Deletes `message_id` and every later message of `conversation_id` (regenerate, edit and

@@ -51,6 +51,14 @@ struct HistorySlot {
 }
 
 impl HistorySlot {
+    /// The history if it is open (a clone sharing its connection).
+    fn opened(&self) -> Option<History> {
+        self.cell
+            .get()
+            .and_then(|opened| opened.as_ref().ok())
+            .cloned()
+    }
+
     async fn get(&self) -> Result<&History> {
         let opened = self
             .cell
@@ -407,7 +415,15 @@ impl Backend {
     /// conversation's length.
     pub(crate) fn trim_when_quiet(&self) {
         let inflight = Arc::clone(&self.inflight);
-        self.trim.poke(move || !inflight.is_empty());
+        let history = self.history.opened();
+        self.trim.poke(
+            move || !inflight.is_empty(),
+            move || {
+                if let Some(history) = history {
+                    history.release_memory();
+                }
+            },
+        );
     }
 
     /// Cancels every chat in flight (the app is closing).

@@ -157,8 +157,19 @@ pub struct ChatRequestInput {
     /// Model; the project default when absent or empty.
     #[serde(default)]
     pub model: Option<String>,
-    /// The conversation so far, ending with the user's new message.
-    pub messages: Vec<InputMessage>,
+    /// The whole request: the conversation so far, ending with the user's new message. Either
+    /// this or [`ChatRequestInput::message`].
+    #[serde(default)]
+    pub messages: Option<Vec<InputMessage>>,
+    /// Only the user's new message: the request is `system_prompt`, then the stored
+    /// conversation's dialogue (up to `replaceFrom` when that is set), then this. What the
+    /// app's page sends, so it never holds a long conversation's text to send it back.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// The system prompt that goes first with [`ChatRequestInput::message`] (blank: none).
+    /// With `messages`, a system prompt is one of them.
+    #[serde(default)]
+    pub system_prompt: Option<String>,
     /// Sampling temperature.
     #[serde(default)]
     pub temperature: Option<f64>,
@@ -258,8 +269,11 @@ pub struct ConversationView {
     pub max_tokens: Option<u32>,
     /// Last change, Unix ms.
     pub updated_at: i64,
-    /// Messages, oldest first (empty for a bare conversation).
+    /// Messages, oldest first (empty for a bare conversation): all of them, or the latest ones
+    /// asked for.
     pub messages: Vec<MessageView>,
+    /// How many messages come before the first of `messages` (0 when they are all there).
+    pub earlier: u64,
 }
 
 impl From<history::Conversation> for ConversationView {
@@ -273,6 +287,7 @@ impl From<history::Conversation> for ConversationView {
             max_tokens: c.params.max_tokens,
             updated_at: c.updated_at,
             messages: Vec::new(),
+            earlier: 0,
         }
     }
 }

@@ -51,8 +51,8 @@ pub use export_file::{ExportDocument, SavedExport};
 pub use import::ImportReport;
 pub use migrations::Migrated;
 pub use record::{
-    ChatParams, Conversation, ConversationSummary, ConversationWithMessages, Message, Metrics,
-    Role, Status,
+    ChatParams, Conversation, ConversationSummary, ConversationWithMessages, DialoguePage, Message,
+    Metrics, Role, Status,
 };
 pub use recovery::RecoveryReport;
 pub use search::{SearchHit, SnippetPart};
@@ -252,6 +252,15 @@ impl History {
             .conn
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Lets SQLite free this connection's page cache (up to its 2 MB default; it fills again
+    /// from the file, which the OS still caches, on the next queries). The app calls it when it
+    /// goes quiet, before giving the allocator's free memory back (`core::memory`).
+    pub fn release_memory(&self) {
+        if let Err(error) = self.lock().release_memory() {
+            tracing::debug!(%error, "SQLite kept its page cache");
+        }
     }
 
     /// The database file.

@@ -186,6 +186,18 @@ impl ConversationSummary {
     pub const PREVIEW_CHARS: usize = 120;
 }
 
+/// A stretch of a conversation's dialogue: its user and assistant messages (a system message
+/// is a parameter of the conversation, not part of the dialogue), oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DialoguePage {
+    /// The conversation's metadata.
+    pub conversation: Conversation,
+    /// The messages, oldest first.
+    pub messages: Vec<Message>,
+    /// How many messages of the dialogue come before the first of `messages`.
+    pub earlier: u64,
+}
+
 /// A conversation with all its messages, oldest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConversationWithMessages {

@@ -9,8 +9,8 @@ use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::record::{
-    ChatParams, Conversation, ConversationSummary, ConversationWithMessages, Message, Metrics,
-    Role, Status,
+    ChatParams, Conversation, ConversationSummary, ConversationWithMessages, DialoguePage, Message,
+    Metrics, Role, Status,
 };
 use super::{now_ms, History};
 use crate::core::protocol::chat::Usage;
@@ -255,6 +255,55 @@ impl History {
         let messages = load_messages(&conn, id)?;
         Ok(ConversationWithMessages {
             conversation,
+            messages,
+        })
+    }
+
+    /// The latest `limit` (all when `None`) user and assistant messages of a conversation that
+    /// come before the message `before` (before none: the latest of all), oldest first, and
+    /// how many come before those. What the app shows a page at a time, and what a chat
+    /// request carries (`before` the message a regenerate replaces). `before` must be a
+    /// message of this conversation.
+    pub fn dialogue(
+        &self,
+        conversation_id: &str,
+        before: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<DialoguePage> {
+        let conn = self.lock();
+        let conversation = load_conversation(&conn, conversation_id)?;
+        let bound = match before {
+            None => i64::MAX,
+            Some(id) => conn
+                .prepare_cached("SELECT seq FROM messages WHERE id = ?1 AND conversation_id = ?2")?
+                .query_row([id, conversation_id], |row| row.get::<_, i64>(0))
+                .optional()?
+                .ok_or_else(|| Error::InvalidInput {
+                    what: "before".into(),
+                    reason: format!("no message {id} in conversation {conversation_id}"),
+                })?,
+        };
+        // Newest first so LIMIT keeps the latest; -1 is SQLite's "no limit".
+        let mut messages = conn
+            .prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND seq < ?2 \
+                 AND role <> 'system' ORDER BY seq DESC LIMIT ?3"
+            ))?
+            .query_map(
+                params![conversation_id, bound, limit.map_or(-1, i64::from)],
+                message_from_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        messages.reverse();
+        let total: u64 = conn
+            .prepare_cached(
+                "SELECT count(*) FROM messages WHERE conversation_id = ?1 AND seq < ?2 \
+                 AND role <> 'system'",
+            )?
+            .query_row(params![conversation_id, bound], |row| row.get(0))?;
+        Ok(DialoguePage {
+            conversation,
+            earlier: total.saturating_sub(messages.len() as u64),
             messages,
         })
     }

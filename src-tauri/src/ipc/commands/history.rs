@@ -29,13 +29,26 @@ pub async fn search_conversations(
         .await?)
 }
 
-/// One conversation with its messages.
+/// One conversation with its messages: all of them, or the latest `limit` (before the message
+/// `before` when that is given) and how many come before those (`earlier`).
 #[tauri::command]
 pub async fn get_conversation(
     state: State<'_, AppState>,
     id: Arg<String>,
+    before: Arg<Option<String>>,
+    limit: Arg<Option<u32>>,
 ) -> Result<ConversationView, CommandError> {
-    Ok(state.backend.get_conversation(id.get("id")?).await?)
+    let limit = limit.get("limit")?;
+    if limit == Some(0) {
+        return Err(CommandError::invalid_argument(
+            "limit",
+            "expected at least 1",
+        ));
+    }
+    Ok(state
+        .backend
+        .conversation_page(id.get("id")?, before.get("before")?, limit)
+        .await?)
 }
 
 /// A new, empty conversation.
