@@ -70,35 +70,21 @@ impl Backend {
                     ))
                 }
                 (Some(list), None) => whole_request(list, request.system_prompt.as_deref())?,
+                (None, Some(text)) if text.trim().is_empty() => {
+                    return Err(ChatRejection::Invalid("request.message is empty".into()))
+                }
                 (None, Some(text)) => {
-                    let earlier = match &input.conversation_id {
-                        Some(id) => {
-                            let (id, before) = (id.clone(), input.replace_from.clone());
-                            self.history()
-                                .await?
-                                .call(move |h| h.dialogue(&id, before.as_deref(), None))
-                                .await
-                                .map_err(|error| match error {
-                                    // The page named it `replaceFrom`.
-                                    Error::InvalidInput { what, reason } if what == "before" => {
-                                        Error::InvalidInput {
-                                            what: "replaceFrom".into(),
-                                            reason,
-                                        }
-                                    }
-                                    other => other,
-                                })?
-                                .messages
-                        }
-                        None => Vec::new(),
-                    };
-                    next_request(text, request.system_prompt.as_deref(), earlier)?
+                    let earlier = self
+                        .dialogue_before(input.conversation_id.clone(), input.replace_from.clone())
+                        .await?;
+                    next_request(text, request.system_prompt.as_deref(), earlier)
                 }
             };
         let size: usize = messages.iter().map(|m| m.content.len()).sum();
         if size > MAX_REQUEST_TEXT {
             return Err(ChatRejection::Invalid(format!(
-                "request: over {MAX_REQUEST_TEXT} bytes of text"
+                "request: the conversation is over {MAX_REQUEST_TEXT} bytes of text; start a \
+                 new one, or edit an earlier message to continue from there"
             )));
         }
         let link = self.ready_link().await?;
@@ -169,6 +155,33 @@ impl Backend {
             }),
             Err(failure) => Err(ChatRejection::Failed(failure)),
         }
+    }
+
+    /// The stored dialogue a chat that sent only its new message continues: the conversation's
+    /// messages up to `replace_from` (all of them without it; none for a new conversation).
+    async fn dialogue_before(
+        &self,
+        conversation_id: Option<String>,
+        replace_from: Option<String>,
+    ) -> Result<Vec<history::Message>> {
+        let Some(id) = conversation_id else {
+            return Ok(Vec::new());
+        };
+        let before = replace_from;
+        let page = self
+            .history()
+            .await?
+            .call(move |h| h.dialogue(&id, before.as_deref(), None))
+            .await
+            .map_err(|error| match error {
+                // The caller named it `replaceFrom`.
+                Error::InvalidInput { what, reason } if what == "before" => Error::InvalidInput {
+                    what: "replaceFrom".into(),
+                    reason,
+                },
+                other => other,
+            })?;
+        Ok(page.messages)
     }
 
     /// Every conversation, newest first.
@@ -374,17 +387,14 @@ fn whole_request(
     Ok((messages, last.content.clone()))
 }
 
-/// The request of a `chat` that sent only the user's new message (`message`): the system
-/// prompt unless blank, the stored dialogue before it (`earlier`; messages without text, such as
-/// an answer that failed before its first word, are left out), then the new message.
+/// The request of a `chat` that sent only the user's new message, `text`: the system prompt
+/// unless blank, the stored dialogue before it (`earlier`; messages without text, such as an
+/// answer that failed before its first word, are left out), then the new message.
 fn next_request(
     text: &str,
     system_prompt: Option<&str>,
     earlier: Vec<history::Message>,
-) -> std::result::Result<(Vec<ChatMessage>, String), ChatRejection> {
-    if text.trim().is_empty() {
-        return Err(ChatRejection::Invalid("request.message is empty".into()));
-    }
+) -> (Vec<ChatMessage>, String) {
     let mut messages = Vec::with_capacity(earlier.len() + 2);
     if let Some(system) = system_prompt.filter(|s| !s.trim().is_empty()) {
         messages.push(ChatMessage::new("system", system.to_string()));
@@ -396,7 +406,7 @@ fn next_request(
             .map(|m| ChatMessage::new(m.role.as_str(), m.content)),
     );
     messages.push(ChatMessage::new("user", text.to_string()));
-    Ok((messages, text.to_string()))
+    (messages, text.to_string())
 }
 
 /// Deletes `message_id` and every later message of `conversation_id` (regenerate, edit and
