@@ -69,7 +69,9 @@ export function syncHighlightTheme() {
   if (darkSheet) darkSheet.disabled = !dark;
 }
 
-/** How long the render worker may sit idle before it is ended (its memory goes back). */
+/** How long the render worker may sit idle before it is ended (its memory goes back). 1.5 s was
+ * measured too (BENCHMARKS.md "After heavy use"): no less memory after heavy use, and more
+ * worker starts. */
 const WORKER_IDLE_MS = 3000;
 /** How long one batch may take before the worker is taken to be stuck and ended. */
 const WORKER_TIMEOUT_MS = 10000;
@@ -78,7 +80,8 @@ const WORKER_TIMEOUT_MS = 10000;
  * The page's side of render-worker.js (highlight.js and KaTeX run there, see that file for why).
  * The worker starts with the first job and ends WORKER_IDLE_MS after the last answer; the next
  * job starts a new one. `document.documentElement.dataset.renderWorker` says which
- * ("running" / "stopped"), for the tests and for anyone debugging memory.
+ * ("running" / "stopped") and `dataset.renderWorkerStarts` how many have started, for the tests
+ * and for anyone debugging memory.
  */
 class RenderWorker {
   constructor() {
@@ -127,7 +130,9 @@ class RenderWorker {
       this.fail(new Error("the render worker failed: " + (event.message || "unknown error")));
     };
     this.worker = worker;
+    this.starts = (this.starts || 0) + 1;
     document.documentElement.dataset.renderWorker = "running";
+    document.documentElement.dataset.renderWorkerStarts = String(this.starts);
   }
 
   /** Rejects every waiting batch and ends the worker (the next job starts a new one). */

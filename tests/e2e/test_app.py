@@ -108,6 +108,11 @@ def render_worker(driver):
     return driver.execute_script("return document.documentElement.dataset.renderWorker || ''")
 
 
+def worker_starts(driver):
+    """How many render workers the page has started."""
+    return int(driver.execute_script("return document.documentElement.dataset.renderWorkerStarts || '0'"))
+
+
 @pytest.fixture(scope="module")
 def state():
     return {}
@@ -148,7 +153,7 @@ def test_streamed_reply_renders_markdown_with_code(state):
 
 
 def test_the_render_worker_ends_when_idle_and_comes_back_for_the_next_answer(state):
-    """highlight.js and KaTeX run in a worker that ends a few seconds after the last answer (its
+    """highlight.js and KaTeX run in a worker that ends shortly after the last answer (its
     memory goes back); the next answer starts a new one and is highlighted as before."""
     driver = launch()
     try:
@@ -156,7 +161,8 @@ def test_the_render_worker_ends_when_idle_and_comes_back_for_the_next_answer(sta
         send(driver, "first")
         wait_done(driver)
         highlighted(driver, assistant_messages(driver)[0], "the first answer is highlighted")
-        WebDriverWait(driver, 3).until(lambda d: render_worker(d) == "running")
+        started = worker_starts(driver)
+        assert started >= 1, "the first code block started the worker"
         WebDriverWait(driver, 10).until(lambda d: render_worker(d) == "stopped", "the idle worker ends")
         send(driver, "second")
         WebDriverWait(driver, 30).until(lambda d: len(assistant_messages(d)) == 2 and not streaming(d))
@@ -164,7 +170,7 @@ def test_the_render_worker_ends_when_idle_and_comes_back_for_the_next_answer(sta
         highlighted(driver, second, "the answer after the worker ended is highlighted too")
         WebDriverWait(driver, 5).until(
             lambda d: second.find_elements(By.CSS_SELECTOR, ".md .katex"), "and its math rendered")
-        assert render_worker(driver) == "running", "a new worker did it"
+        assert worker_starts(driver) > started, "a new worker did it"
     finally:
         driver.quit()
 
