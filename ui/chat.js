@@ -56,11 +56,12 @@ export class ChatView {
     this.above = 0; // how many stored messages come before the first on the page
     this.generation = 0; // bumped by show(): work for a conversation no longer shown stops
     this.revealing = false;
+    this.autoReveal = true; // off after a failed reveal, until the button is pressed or show()
     this.stickToBottom = true;
     this.scroll.addEventListener("scroll", () => {
       const gap = this.scroll.scrollHeight - this.scroll.scrollTop - this.scroll.clientHeight;
       this.stickToBottom = gap < 80;
-      if (this.scroll.scrollTop < 200 && this.above) this.revealEarlier();
+      if (this.scroll.scrollTop < 200 && this.above && this.autoReveal) this.revealEarlier();
     });
   }
 
@@ -73,6 +74,7 @@ export class ChatView {
     this.thread.replaceChildren();
     const cut = Math.max(0, messages.length - WINDOW);
     this.above = earlier + cut;
+    this.autoReveal = true;
     const entries = messages.slice(cut).map((m) => ({ role: m.role, message: m, stored: m }));
     const views = await this.renderEntries(entries);
     if (generation !== this.generation) return;
@@ -117,7 +119,9 @@ export class ChatView {
       this.drawEarlierControl();
       this.scroll.scrollTop = top + (this.scroll.scrollHeight - height);
     } catch (error) {
-      this.host.toast("Could not load the earlier messages: " + (error.message || error.kind));
+      // Said once: scrolling does not ask again (and again) until the button is pressed.
+      this.autoReveal = false;
+      this.host.toast("Could not load the earlier messages: " + (error.message || error.kind), 4000);
     } finally {
       this.revealing = false;
     }
@@ -146,7 +150,10 @@ export class ChatView {
       button = document.createElement("button");
       button.type = "button";
       button.className = "earlier ghost-btn bordered";
-      button.addEventListener("click", () => this.revealEarlier());
+      button.addEventListener("click", () => {
+        this.autoReveal = true;
+        this.revealEarlier();
+      });
     }
     const n = this.above;
     button.textContent = `Show ${n} earlier message${n === 1 ? "" : "s"}`;

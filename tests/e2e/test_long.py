@@ -10,6 +10,7 @@ The conversation (150 messages) is put in the hermetic history with the headless
 
 import json
 import subprocess
+import time
 import urllib.request
 import uuid
 
@@ -149,5 +150,24 @@ def test_long_conversation_keeps_only_its_latest_messages_on_the_page(tmp_path):
         assert stored["ok"], stored
         assert len(stored["value"]["messages"]) == 2 * PAIRS + 2
         assert stored["value"]["messages"][-2]["content"] == "and one more"
+
+        # A reveal that fails (here the conversation was deleted behind the page's back) says so
+        # once; scrolling on does not ask again and again (the toast, put away, stays away), the
+        # button does.
+        assert invoke(driver, "delete_conversation", {"id": conversation_id(driver, TITLE)})["ok"]
+        driver.execute_script("document.getElementById('scroll').scrollTop = 0")
+        toast = driver.find_element(By.ID, "toast")
+        WebDriverWait(driver, 5).until(
+            lambda d: toast.is_displayed() and "Could not load the earlier messages" in toast.text)
+        shot(driver, "33-long-conversation-reveal-failed")
+        driver.execute_script("document.getElementById('toast').hidden = true")
+        for _ in range(4):
+            driver.execute_script("document.getElementById('scroll').scrollTop = 400")
+            time.sleep(0.3)
+            driver.execute_script("document.getElementById('scroll').scrollTop = 0")
+            time.sleep(0.3)
+        assert not toast.is_displayed(), "scrolling asked again"
+        driver.find_element(By.CSS_SELECTOR, "#thread .earlier").click()
+        WebDriverWait(driver, 5).until(lambda d: toast.is_displayed(), "the button asks again")
     finally:
         driver.quit()
