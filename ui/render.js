@@ -89,6 +89,7 @@ class RenderWorker {
     this.next = 1;
     this.pending = new Map();
     this.idleTimer = 0;
+    this.starts = 0; // workers started, shown in dataset.renderWorkerStarts
   }
 
   /** Resolves with one HTML string (or null: leave the element as it is) per job. */
@@ -130,7 +131,7 @@ class RenderWorker {
       this.fail(new Error("the render worker failed: " + (event.message || "unknown error")));
     };
     this.worker = worker;
-    this.starts = (this.starts || 0) + 1;
+    this.starts += 1;
     document.documentElement.dataset.renderWorker = "running";
     document.documentElement.dataset.renderWorkerStarts = String(this.starts);
   }

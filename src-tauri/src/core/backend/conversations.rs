@@ -56,7 +56,7 @@ impl Backend {
             .register(input.request_id.clone())
             .ok_or(ChatRejection::Busy)?;
         let request = input.request;
-        let (messages, user_text) =
+        let messages =
             match (&request.messages, &request.message) {
                 (Some(_), Some(_)) => return Err(ChatRejection::Invalid(
                     "request: send messages (the whole conversation) or message (the new one), \
@@ -80,6 +80,11 @@ impl Backend {
                     next_request(text, request.system_prompt.as_deref(), earlier)
                 }
             };
+        // Both forms end with the user's new message (checked or put there above).
+        let user_text = messages
+            .last()
+            .map(|m| m.content.clone())
+            .unwrap_or_default();
         let size: usize = messages.iter().map(|m| m.content.len()).sum();
         if size > MAX_REQUEST_TEXT {
             return Err(ChatRejection::Invalid(format!(
@@ -167,11 +172,10 @@ impl Backend {
         let Some(id) = conversation_id else {
             return Ok(Vec::new());
         };
-        let before = replace_from;
         let page = self
             .history()
             .await?
-            .call(move |h| h.dialogue(&id, before.as_deref(), None))
+            .call(move |h| h.dialogue(&id, replace_from.as_deref(), None))
             .await
             .map_err(|error| match error {
                 // The caller named it `replaceFrom`.
@@ -230,16 +234,11 @@ impl Backend {
         Ok(items)
     }
 
-    /// One conversation with its messages.
-    pub async fn get_conversation(&self, id: String) -> Result<ConversationView> {
-        self.conversation_page(id, None, None).await
-    }
-
     /// One conversation with the latest `limit` of its messages (all when `None`) that come
     /// before the message `before` (see [`history::History::dialogue`]), and how many come
     /// before those: the app's page opens a conversation with its latest messages and asks for
     /// earlier ones as the user scrolls up.
-    pub async fn conversation_page(
+    pub async fn get_conversation(
         &self,
         id: String,
         before: Option<String>,
@@ -351,12 +350,12 @@ impl Backend {
     }
 }
 
-/// The request of a `chat` that sent the whole conversation (`messages`), and the user's new
-/// message in it.
+/// The request of a `chat` that sent the whole conversation (`messages`), checked to end with
+/// the user's new message.
 fn whole_request(
     list: &[InputMessage],
     system_prompt: Option<&str>,
-) -> std::result::Result<(Vec<ChatMessage>, String), ChatRejection> {
+) -> std::result::Result<Vec<ChatMessage>, ChatRejection> {
     if system_prompt.is_some() {
         return Err(ChatRejection::Invalid(
             "request.systemPrompt goes with message; with messages, the system prompt is one of \
@@ -364,14 +363,14 @@ fn whole_request(
                 .into(),
         ));
     }
-    let Some(last) = list
+    if !list
         .last()
-        .filter(|m| m.role == "user" && !m.content.trim().is_empty())
-    else {
+        .is_some_and(|m| m.role == "user" && !m.content.trim().is_empty())
+    {
         return Err(ChatRejection::Invalid(
             "request.messages must end with a non-empty user message".into(),
         ));
-    };
+    }
     if list
         .iter()
         .any(|m| !matches!(m.role.as_str(), "system" | "user" | "assistant"))
@@ -380,11 +379,10 @@ fn whole_request(
             "request.messages: role must be system, user or assistant".into(),
         ));
     }
-    let messages = list
+    Ok(list
         .iter()
         .map(|m| ChatMessage::new(&m.role, m.content.clone()))
-        .collect();
-    Ok((messages, last.content.clone()))
+        .collect())
 }
 
 /// The request of a `chat` that sent only the user's new message, `text`: the system prompt
@@ -394,7 +392,7 @@ fn next_request(
     text: &str,
     system_prompt: Option<&str>,
     earlier: Vec<history::Message>,
-) -> (Vec<ChatMessage>, String) {
+) -> Vec<ChatMessage> {
     let mut messages = Vec::with_capacity(earlier.len() + 2);
     if let Some(system) = system_prompt.filter(|s| !s.trim().is_empty()) {
         messages.push(ChatMessage::new("system", system.to_string()));
@@ -406,7 +404,7 @@ fn next_request(
             .map(|m| ChatMessage::new(m.role.as_str(), m.content)),
     );
     messages.push(ChatMessage::new("user", text.to_string()));
-    (messages, text.to_string())
+    messages
 }
 
 /// Deletes `message_id` and every later message of `conversation_id` (regenerate, edit and

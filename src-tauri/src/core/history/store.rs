@@ -295,15 +295,23 @@ impl History {
             )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         messages.reverse();
-        let total: u64 = conn
-            .prepare_cached(
-                "SELECT count(*) FROM messages WHERE conversation_id = ?1 AND seq < ?2 \
-                 AND role <> 'system'",
-            )?
-            .query_row(params![conversation_id, bound], |row| row.get(0))?;
+        // Only a full page can have messages before it: counting them costs a pass over the
+        // conversation, which the chat path (no limit) and short conversations skip.
+        let full = limit.is_some_and(|limit| messages.len() as u64 == u64::from(limit));
+        let earlier = if full {
+            let total: u64 = conn
+                .prepare_cached(
+                    "SELECT count(*) FROM messages WHERE conversation_id = ?1 AND seq < ?2 \
+                     AND role <> 'system'",
+                )?
+                .query_row(params![conversation_id, bound], |row| row.get(0))?;
+            total.saturating_sub(messages.len() as u64)
+        } else {
+            0
+        };
         Ok(DialoguePage {
             conversation,
-            earlier: total.saturating_sub(messages.len() as u64),
+            earlier,
             messages,
         })
     }

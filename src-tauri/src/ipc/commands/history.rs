@@ -47,7 +47,7 @@ pub async fn get_conversation(
     }
     Ok(state
         .backend
-        .conversation_page(id.get("id")?, before.get("before")?, limit)
+        .get_conversation(id.get("id")?, before.get("before")?, limit)
         .await?)
 }
 
