@@ -1,6 +1,7 @@
-//! The web process starts without JavaScriptCore's DFG tier (`web_memory::limit_jit_from_env`):
-//! a real `WebKitWebView` loads a page, and its WebKitWebProcess's environment (read from
-//! `/proc`) carries `JSC_useDFGJIT=false`. Needs GTK, so a display (`DISPLAY`; `.ci/run` starts
+//! The web process starts with JavaScriptCore's options for a small page
+//! (`web_memory::tune_jsc_from_env`): a real `WebKitWebView` loads a page, and its
+//! WebKitWebProcess's environment (read from `/proc`) carries `JSC_useDFGJIT=false` and
+//! `JSC_forceMiniVMMode=true`. Needs GTK, so a display (`DISPLAY`; `.ci/run` starts
 //! Xvfb): without one the test fails, it does not skip. Its own test binary: it changes the
 //! process environment, which must happen before any other thread or webview starts.
 //! What the setting does to the web process's memory is measured in BENCHMARKS.md.
@@ -39,16 +40,23 @@ fn web_processes() -> Vec<u32> {
 }
 
 #[test]
-fn the_web_process_starts_without_the_dfg() {
-    assert!(
-        std::env::var_os(web_memory::DFG_ENV).is_none()
-            && std::env::var_os(web_memory::JIT_ENV).is_none(),
-        "run this test without {} or {} set",
+fn the_web_process_starts_without_the_dfg_and_in_mini_vm_mode() {
+    for name in [
         web_memory::DFG_ENV,
-        web_memory::JIT_ENV
-    );
-    web_memory::limit_jit_from_env();
+        web_memory::MINI_VM_ENV,
+        web_memory::JIT_ENV,
+    ] {
+        assert!(
+            std::env::var_os(name).is_none(),
+            "run this test without {name} set"
+        );
+    }
+    web_memory::tune_jsc_from_env();
     assert_eq!(std::env::var(web_memory::DFG_ENV).as_deref(), Ok("false"));
+    assert_eq!(
+        std::env::var(web_memory::MINI_VM_ENV).as_deref(),
+        Ok("true")
+    );
     display::init_gtk();
     let context: WebContext = glib::Object::new();
     let view = WebView::with_context(&context);
@@ -65,9 +73,11 @@ fn the_web_process_starts_without_the_dfg() {
         let environ =
             std::fs::read(format!("/proc/{pid}/environ")).expect("the web process's environment");
         let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
-        assert!(
-            vars.contains(&&b"JSC_useDFGJIT=false"[..]),
-            "WebKitWebProcess {pid} has no JSC_useDFGJIT=false"
-        );
+        for wanted in ["JSC_useDFGJIT=false", "JSC_forceMiniVMMode=true"] {
+            assert!(
+                vars.contains(&wanted.as_bytes()),
+                "WebKitWebProcess {pid} has no {wanted}"
+            );
+        }
     }
 }

@@ -139,7 +139,7 @@ pub fn run_app() -> std::process::ExitCode {
     #[cfg(target_os = "linux")]
     let web_cache = {
         webkit::self_check();
-        web_memory::limit_jit_from_env();
+        web_memory::tune_jsc_from_env();
         web_memory::install_from_env();
         web_memory::cache_model_from_env()
     };
