@@ -157,10 +157,59 @@ class RenderWorker {
 
 const renderWorker = new RenderWorker();
 
+/** The worker's latest results, by job (language + code, or TeX): a message re-rendered while it
+ * streams (every ~100 ms), shown again, or repeating a formula gets them at once instead of
+ * asking the worker again, and its math no longer flashes back to TeX between a re-render and
+ * the worker's answer. Least recently used out first, at most KEPT_MAX_CHARS of HTML in all
+ * (~1 MB). `dataset.renderWorkerJobs` counts the jobs sent to the worker (for the tests). */
+const KEPT_MAX_CHARS = 512 * 1024;
+const kept = new Map(); // job key -> HTML, or null (the worker could not do it)
+let keptChars = 0;
+let jobsSent = 0;
+
+function jobKey(job) {
+  return job.kind === "code" ? `c${job.lang}\n${job.text}` : `m${job.display ? 1 : 0}${job.tex}`;
+}
+
+function sizeOf(key, html) {
+  return key.length + (typeof html === "string" ? html.length : 0);
+}
+
+function remember(key, html) {
+  if (kept.has(key)) {
+    keptChars -= sizeOf(key, kept.get(key));
+    kept.delete(key);
+  }
+  if (sizeOf(key, html) > KEPT_MAX_CHARS / 8) return; // one huge block would push out the rest
+  kept.set(key, html);
+  keptChars += sizeOf(key, html);
+  for (const [oldest, value] of kept) {
+    if (keptChars <= KEPT_MAX_CHARS) break;
+    keptChars -= sizeOf(oldest, value);
+    kept.delete(oldest);
+  }
+}
+
+/** Puts one job's result (an HTML string, or null: the worker could not do it) in place, unless
+ * the element's text changed meanwhile (a newer render replaced it). */
+function apply(target, html) {
+  const code = target.job.kind === "code";
+  if (typeof html !== "string") {
+    if (code) target.el.dataset.highlight = "none"; // a language highlight.js does not know
+    return;
+  }
+  if (target.el.textContent !== target.text) return;
+  target.el.innerHTML = html;
+  if (code) {
+    target.el.classList.add("hljs");
+    target.el.dataset.highlight = "done";
+  }
+}
+
 /** Adds the header (language + copy button) to code blocks at once; then highlights them
- * (when `highlight`) and renders math in the render worker, and puts the results in place
- * (unless the element's text changed meanwhile: a newer render replaced it). Resolves when
- * they are in place; an element the worker could not do stays as it was. */
+ * (when `highlight`) and renders math, from the results kept or in the render worker, and puts
+ * the results in place (unless the element's text changed meanwhile: a newer render replaced
+ * it). Resolves when they are in place; an element the worker could not do stays as it was. */
 export async function decorate(root, { highlight }) {
   const targets = [];
   for (const code of root.querySelectorAll("pre > code")) {
@@ -200,25 +249,29 @@ export async function decorate(root, { highlight }) {
     syncHighlightTheme();
   }
   if (targets.some((t) => t.job.kind === "math")) needStylesheet(KATEX_CSS);
-  let results;
+  const missing = [];
+  for (const target of targets) {
+    target.key = jobKey(target.job);
+    if (kept.has(target.key)) {
+      const html = kept.get(target.key);
+      remember(target.key, html); // now the most recently used
+      apply(target, html);
+    } else {
+      missing.push(target);
+    }
+  }
+  if (!missing.length) return;
+  jobsSent += missing.length;
+  document.documentElement.dataset.renderWorkerJobs = String(jobsSent);
+  let answers;
   try {
-    results = await renderWorker.run(targets.map((t) => t.job));
+    answers = await renderWorker.run(missing.map((t) => t.job));
   } catch (_) {
     return; // code stays plain, the TeX source stays visible
   }
-  targets.forEach((target, i) => {
-    const html = results[i];
-    const code = target.job.kind === "code";
-    if (typeof html !== "string") {
-      if (code) target.el.dataset.highlight = "none"; // a language highlight.js does not know
-      return;
-    }
-    if (target.el.textContent !== target.text) return;
-    target.el.innerHTML = html;
-    if (code) {
-      target.el.classList.add("hljs");
-      target.el.dataset.highlight = "done";
-    }
+  missing.forEach((target, i) => {
+    remember(target.key, answers[i] ?? null);
+    apply(target, answers[i]);
   });
 }
 

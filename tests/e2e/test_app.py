@@ -152,9 +152,16 @@ def test_streamed_reply_renders_markdown_with_code(state):
         driver.quit()
 
 
+def worker_jobs(driver):
+    """How many highlighting/math jobs the page has sent to the render worker."""
+    return int(driver.execute_script("return document.documentElement.dataset.renderWorkerJobs || '0'"))
+
+
 def test_the_render_worker_ends_when_idle_and_comes_back_for_the_next_answer(state):
     """highlight.js and KaTeX run in a worker that ends shortly after the last answer (its
-    memory goes back); the next answer starts a new one and is highlighted as before."""
+    memory goes back); the next answer starts a new one and is highlighted as before. What the
+    worker already did (the demo reply's code block and formula) comes from the page's kept
+    results: only the new formula goes to the worker."""
     driver = launch()
     try:
         assert render_worker(driver) == "", "no worker before the first code block"
@@ -163,14 +170,18 @@ def test_the_render_worker_ends_when_idle_and_comes_back_for_the_next_answer(sta
         highlighted(driver, assistant_messages(driver)[0], "the first answer is highlighted")
         started = worker_starts(driver)
         assert started >= 1, "the first code block started the worker"
+        jobs = worker_jobs(driver)
+        assert jobs >= 2, "the code block and the formula went to the worker"
         WebDriverWait(driver, 10).until(lambda d: render_worker(d) == "stopped", "the idle worker ends")
-        send(driver, "second")
+        send(driver, "second $x^2+y^2=z^2$")
         WebDriverWait(driver, 30).until(lambda d: len(assistant_messages(d)) == 2 and not streaming(d))
         second = assistant_messages(driver)[1]
         highlighted(driver, second, "the answer after the worker ended is highlighted too")
         WebDriverWait(driver, 5).until(
-            lambda d: second.find_elements(By.CSS_SELECTOR, ".md .katex"), "and its math rendered")
-        assert worker_starts(driver) > started, "a new worker did it"
+            lambda d: len(second.find_elements(By.CSS_SELECTOR, ".md .katex")) >= 2,
+            "and its math rendered, the quoted formula too")
+        assert worker_starts(driver) > started, "a new worker did the new formula"
+        assert worker_jobs(driver) == jobs + 1, "the code block and the known formula came from the kept results"
     finally:
         driver.quit()
 
