@@ -80,8 +80,9 @@ const WORKER_TIMEOUT_MS = 10000;
  * The page's side of render-worker.js (highlight.js and KaTeX run there, see that file for why).
  * The worker starts with the first job and ends WORKER_IDLE_MS after the last answer; the next
  * job starts a new one. `document.documentElement.dataset.renderWorker` says which
- * ("running" / "stopped") and `dataset.renderWorkerStarts` how many have started, for the tests
- * and for anyone debugging memory.
+ * ("running" / "stopped"), `dataset.renderWorkerStarts` how many have started and
+ * `dataset.renderWorkerJobs` how many jobs they were sent, for the tests and for anyone
+ * debugging memory.
  */
 class RenderWorker {
   constructor() {
@@ -90,6 +91,7 @@ class RenderWorker {
     this.pending = new Map();
     this.idleTimer = 0;
     this.starts = 0; // workers started, shown in dataset.renderWorkerStarts
+    this.jobs = 0; // jobs sent, shown in dataset.renderWorkerJobs
   }
 
   /** Resolves with one HTML string (or null: leave the element as it is) per job. */
@@ -108,6 +110,8 @@ class RenderWorker {
       const timer = setTimeout(() => this.fail(new Error("the render worker did not answer")), WORKER_TIMEOUT_MS);
       this.pending.set(id, { resolve, reject, timer });
       this.worker.postMessage({ id, jobs });
+      this.jobs += jobs.length;
+      document.documentElement.dataset.renderWorkerJobs = String(this.jobs);
     });
   }
 
@@ -161,11 +165,10 @@ const renderWorker = new RenderWorker();
  * streams (every ~100 ms), shown again, or repeating a formula gets them at once instead of
  * asking the worker again, and its math no longer flashes back to TeX between a re-render and
  * the worker's answer. Least recently used out first, at most KEPT_MAX_CHARS of HTML in all
- * (~1 MB). `dataset.renderWorkerJobs` counts the jobs sent to the worker (for the tests). */
+ * (~1 MB). */
 const KEPT_MAX_CHARS = 512 * 1024;
 const kept = new Map(); // job key -> HTML, or null (the worker could not do it)
 let keptChars = 0;
-let jobsSent = 0;
 
 function jobKey(job) {
   return job.kind === "code" ? `c${job.lang}\n${job.text}` : `m${job.display ? 1 : 0}${job.tex}`;
@@ -261,8 +264,6 @@ export async function decorate(root, { highlight }) {
     }
   }
   if (!missing.length) return;
-  jobsSent += missing.length;
-  document.documentElement.dataset.renderWorkerJobs = String(jobsSent);
   let answers;
   try {
     answers = await renderWorker.run(missing.map((t) => t.job));
