@@ -12,7 +12,7 @@ machine map the same binary or WebKit libraries) are read SETTLE seconds after t
 The demo reply quotes up to 2,000 characters of the prompt, so each prompt is 2,000 characters
 and each reply about 2.6 kB: 1 MB is about 390 turns.
 
-    python tests/perf/soak.py --app BIN [--mb 1] [--conversations 100] [--cycles 2]
+    python tests/perf/soak.py --app BIN [--mb 1] [--conversations 100] [--cycles 4]
 """
 
 import argparse
@@ -33,7 +33,7 @@ def main():
     ap.add_argument("--app", required=True)
     ap.add_argument("--mb", type=float, default=1.0)
     ap.add_argument("--conversations", type=int, default=100)
-    ap.add_argument("--cycles", type=int, default=2)
+    ap.add_argument("--cycles", type=int, default=4)
     ap.add_argument("--idle", type=float, default=5.0)
     ap.add_argument("--settle", type=float, default=5.0)
     ap.add_argument("--json")

@@ -148,10 +148,13 @@ pub struct Limits {
 
 impl Limits {
     /// An idle chat window's web process holds ~31 MB of private memory here; releases start
-    /// at ~42 MB (a long conversation on screen) and turn strict at ~64 MB. Measured choices,
-    /// BENCHMARKS.md "After heavy use".
+    /// at ~26 MB (so an idle window releases at each poll too, at no measurable cost) and turn
+    /// strict at 40 MB, which a long session passes (100 conversations opened: ~46 MB). With a
+    /// 128 MB limit (strict from 64 MB) the process kept growing by ~1.2 MB per 400 answers,
+    /// ten rounds on end; with 80 MB it stays flat. Measured choices, BENCHMARKS.md "After
+    /// heavy use".
     pub const DEFAULT: Limits = Limits {
-        limit_mb: 128,
+        limit_mb: 80,
         conservative: 0.33,
         strict: 0.5,
         poll_seconds: 5.0,
