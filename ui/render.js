@@ -169,6 +169,7 @@ const renderWorker = new RenderWorker();
 const KEPT_MAX_CHARS = 512 * 1024;
 const kept = new Map(); // job key -> HTML, or null (the worker could not do it)
 let keptChars = 0;
+const inFlight = new Map(); // job key -> the worker's answer (HTML or null) while it is asked
 
 function jobKey(job) {
   return job.kind === "code" ? `c${job.lang}\n${job.text}` : `m${job.display ? 1 : 0}${job.tex}`;
@@ -252,28 +253,44 @@ export async function decorate(root, { highlight }) {
     syncHighlightTheme();
   }
   if (targets.some((t) => t.job.kind === "math")) needStylesheet(KATEX_CSS);
-  const missing = [];
+  // Each job goes to the worker once: a job already asked for (by an earlier render of a
+  // streaming message, or twice in this one) waits for that answer instead of being sent again.
+  const asked = new Map(); // job key -> job, sent in this batch
+  const waiting = [];
   for (const target of targets) {
     target.key = jobKey(target.job);
     if (kept.has(target.key)) {
       const html = kept.get(target.key);
       remember(target.key, html); // now the most recently used
       apply(target, html);
-    } else {
-      missing.push(target);
+      continue;
     }
+    if (!inFlight.has(target.key) && !asked.has(target.key)) asked.set(target.key, target.job);
+    waiting.push(target);
   }
-  if (!missing.length) return;
-  let answers;
-  try {
-    answers = await renderWorker.run(missing.map((t) => t.job));
-  } catch (_) {
-    return; // code stays plain, the TeX source stays visible
+  if (!waiting.length) return;
+  if (asked.size) {
+    const batch = renderWorker.run([...asked.values()]);
+    [...asked.keys()].forEach((key, i) => {
+      const answer = batch
+        .then((answers) => {
+          const html = answers[i] ?? null;
+          remember(key, html);
+          return html;
+        })
+        .finally(() => inFlight.delete(key));
+      inFlight.set(key, answer);
+    });
   }
-  missing.forEach((target, i) => {
-    remember(target.key, answers[i] ?? null);
-    apply(target, answers[i]);
-  });
+  await Promise.all(waiting.map(async (target) => {
+    let html;
+    try {
+      html = await inFlight.get(target.key);
+    } catch (_) {
+      return; // code stays plain, the TeX source stays visible
+    }
+    apply(target, html);
+  }));
 }
 
 function languageOf(code) {
