@@ -108,9 +108,11 @@ def render_worker(driver):
     return driver.execute_script("return document.documentElement.dataset.renderWorker || ''")
 
 
-def worker_starts(driver):
-    """How many render workers the page has started."""
-    return int(driver.execute_script("return document.documentElement.dataset.renderWorkerStarts || '0'"))
+def worker_count(driver, what):
+    """A render worker counter the page keeps: `Starts` (workers started) or `Jobs`
+    (highlighting/math jobs sent to them)."""
+    return int(driver.execute_script(
+        "return document.documentElement.dataset['renderWorker' + arguments[0]] || '0'", what))
 
 
 @pytest.fixture(scope="module")
@@ -152,11 +154,6 @@ def test_streamed_reply_renders_markdown_with_code(state):
         driver.quit()
 
 
-def worker_jobs(driver):
-    """How many highlighting/math jobs the page has sent to the render worker."""
-    return int(driver.execute_script("return document.documentElement.dataset.renderWorkerJobs || '0'"))
-
-
 def test_the_render_worker_ends_when_idle_and_comes_back_for_the_next_answer(state):
     """highlight.js and KaTeX run in a worker that ends shortly after the last answer (its
     memory goes back); the next answer starts a new one and is highlighted as before. What the
@@ -168,9 +165,9 @@ def test_the_render_worker_ends_when_idle_and_comes_back_for_the_next_answer(sta
         send(driver, "first")
         wait_done(driver)
         highlighted(driver, assistant_messages(driver)[0], "the first answer is highlighted")
-        started = worker_starts(driver)
+        started = worker_count(driver, "Starts")
         assert started >= 1, "the first code block started the worker"
-        jobs = worker_jobs(driver)
+        jobs = worker_count(driver, "Jobs")
         assert jobs >= 2, "the code block and the formula went to the worker"
         WebDriverWait(driver, 10).until(lambda d: render_worker(d) == "stopped", "the idle worker ends")
         send(driver, "second $x^2+y^2=z^2$")
@@ -180,8 +177,8 @@ def test_the_render_worker_ends_when_idle_and_comes_back_for_the_next_answer(sta
         WebDriverWait(driver, 5).until(
             lambda d: len(second.find_elements(By.CSS_SELECTOR, ".md .katex")) >= 2,
             "and its math rendered, the quoted formula too")
-        assert worker_starts(driver) > started, "a new worker did the new formula"
-        assert worker_jobs(driver) == jobs + 1, "the code block and the known formula came from the kept results"
+        assert worker_count(driver, "Starts") > started, "a new worker did the new formula"
+        assert worker_count(driver, "Jobs") == jobs + 1, "the code block and the known formula came from the kept results"
     finally:
         driver.quit()
 
