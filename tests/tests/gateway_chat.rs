@@ -270,6 +270,47 @@ async fn threads_are_created_by_chat_and_scoped_to_the_user() {
     gw.shutdown().await;
 }
 
+/// The usage store sums the chats of one user and model in one second into one row; the routes
+/// still count every chat, and a window ending before a second leaves it out.
+#[tokio::test]
+async fn usage_counts_every_chat_when_several_finish_in_the_same_second() {
+    const T0: i64 = 1_790_000_000;
+    let gw = start(|c| c.clock_override = Some(T0)).await;
+    let alice = token(&gw, "alice", None).await;
+    let chat_tokens = |prompt: &'static str| {
+        let request = chat_request(&gw.base_url(), &alice, &chat_body(prompt, false));
+        async move {
+            let c = json_of(request).await;
+            c["usage"]["total_tokens"].as_u64().unwrap()
+        }
+    };
+    let mut tokens = 0;
+    for prompt in ["one", "two", "three"] {
+        tokens += chat_tokens(prompt).await;
+    }
+    gw.advance_clock(1);
+    let last = chat_tokens("four").await;
+    let get = |path: &str| {
+        json_of(
+            client()
+                .get(format!("{}{path}", gw.base_url()))
+                .bearer_auth(&alice),
+        )
+    };
+    let u = get("/v1/usage?granularity=minute").await;
+    assert_eq!(u["totals"]["requests"], 4);
+    assert_eq!(u["totals"]["tokens"].as_u64(), Some(tokens + last));
+    let b = get("/v1/billing/usage").await;
+    assert_eq!(b["platform"]["requests"], 4);
+    assert_eq!(b["platform"]["by_model"][0]["requests"], 4);
+    // `to` is the first second: the fourth chat is outside.
+    let first = behest_desktop::core::gateway::state::iso8601(T0);
+    let u = get(&format!("/v1/usage?to={first}")).await;
+    assert_eq!(u["totals"]["requests"], 3);
+    assert_eq!(u["totals"]["tokens"].as_u64(), Some(tokens));
+    gw.shutdown().await;
+}
+
 #[tokio::test]
 async fn usage_in_sdk_and_docs_shapes() {
     let gw = start(|_| {}).await;
