@@ -6,7 +6,6 @@ file order and share one data directory: later ones rely on what earlier ones sa
 
 import json
 import os
-import re
 import time
 import urllib.request
 
@@ -139,12 +138,6 @@ def test_streamed_reply_renders_markdown_with_code(state):
         wait_done(driver)
         answer = assistant_messages(driver)[0]
         assert "Local demo gateway" in answer.find_element(By.CSS_SELECTOR, ".md h2").text
-        # The status bar counts the session's token down in whole minutes (the demo token lives
-        # an hour; seconds only in the last minute), the exact time in its tooltip.
-        token = driver.find_element(By.ID, "status-token")
-        WebDriverWait(driver, 10).until(
-            lambda d: re.fullmatch(r"Token expires in (59|60) min", token.text), "the token countdown")
-        assert token.get_attribute("title").startswith("Token expires at "), token.get_attribute("title")
         code = answer.find_element(By.CSS_SELECTOR, ".md pre code.language-rust")
         assert "fn main()" in code.text
         # Highlighting and math come from the render worker, a moment after the text.

@@ -6,8 +6,6 @@
 //! and opens the window.
 
 pub mod args;
-#[cfg(target_os = "linux")]
-pub mod caret;
 pub mod commands;
 pub mod error;
 pub mod events;
@@ -174,11 +172,7 @@ pub fn run_app() -> std::process::ExitCode {
             PageLoadEvent::Started => {
                 #[cfg(target_os = "linux")]
                 if let Err(error) = webview.with_webview(move |platform| {
-                    let inner = platform.inner();
-                    web_memory::set_cache_model(&inner, web_cache);
-                    // Once per process: a reload starts the page again, the webview stays.
-                    static CARET: std::sync::Once = std::sync::Once::new();
-                    CARET.call_once(|| caret::stop_blinking_when_idle(&inner));
+                    web_memory::set_cache_model(&platform.inner(), web_cache);
                 }) {
                     tracing::warn!(%error, "the web cache model cannot be set");
                 }
