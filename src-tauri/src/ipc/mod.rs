@@ -6,6 +6,8 @@
 //! and opens the window.
 
 pub mod args;
+#[cfg(target_os = "linux")]
+pub mod caret;
 pub mod commands;
 pub mod error;
 pub mod events;
@@ -172,9 +174,13 @@ pub fn run_app() -> std::process::ExitCode {
             PageLoadEvent::Started => {
                 #[cfg(target_os = "linux")]
                 if let Err(error) = webview.with_webview(move |platform| {
-                    web_memory::set_cache_model(&platform.inner(), web_cache);
+                    let inner = platform.inner();
+                    web_memory::set_cache_model(&inner, web_cache);
+                    // Once per process: a reload starts the page again, the webview stays.
+                    static CARET: std::sync::Once = std::sync::Once::new();
+                    CARET.call_once(|| caret::stop_blinking_when_idle(&inner));
                 }) {
-                    tracing::warn!(%error, "the web cache model cannot be set");
+                    tracing::warn!(%error, "the webview cannot be set up (cache model, caret)");
                 }
                 // The window is created hidden (tauri.conf.json) and shown once its web process
                 // is up and loading the page. Shown at once, GTK draws the webview before the web
