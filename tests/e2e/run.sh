@@ -8,9 +8,10 @@
 # BEHEST_E2E_PORT (default 4444) is tauri-driver's port, its native port the next one: give each
 # concurrent run on one machine its own (e.g. BEHEST_E2E_PORT=4474), and its own screenshot
 # folder with BEHEST_E2E_SHOTS (default target/e2e-screenshots, emptied at the start).
+# BEHEST_E2E_TIMEOUT (default 300) fails a test that runs longer, in seconds.
 #
 # Needs: tauri-driver (`cargo install tauri-driver --locked`), WebKitWebDriver (apt
-# webkit2gtk-driver), a display (Xvfb), and a Python with selenium + pytest (default
+# webkit2gtk-driver), a display (Xvfb), and a Python with tests/requirements.txt (default
 # <workspace>/.venv/bin/python, or BEHEST_E2E_PYTHON). Anything missing fails the run: it never
 # passes by skipping. The app runs hermetically: a fresh HOME, config, data dir and no keyring,
 # in demo mode, with a slowed demo gateway (BEHEST_DEMO_DELAY_MS) and fault scripting on
@@ -36,8 +37,9 @@ DRIVER=$(command -v tauri-driver || true)
 [ -n "$DRIVER" ] || fail "tauri-driver is missing: run \`cargo install tauri-driver --locked\`"
 command -v WebKitWebDriver >/dev/null || fail "WebKitWebDriver is missing: apt-get install webkit2gtk-driver"
 [ -n "${DISPLAY:-}" ] || fail "no DISPLAY: run under xvfb-run -a -s \"-screen 0 1280x800x24\""
-[ -x "$PY" ] || fail "no Python at $PY: python3 -m venv $ROOT/.venv && $ROOT/.venv/bin/pip install selenium pytest"
-"$PY" -c "import selenium, pytest" 2>/dev/null || fail "selenium or pytest missing: $PY -m pip install selenium pytest"
+[ -x "$PY" ] || fail "no Python at $PY: python3 -m venv $ROOT/.venv && $ROOT/.venv/bin/pip install -r $ROOT/tests/requirements.txt"
+"$PY" -c "import selenium, pytest, pytest_timeout" 2>/dev/null ||
+  fail "selenium, pytest or pytest-timeout missing: $PY -m pip install -r tests/requirements.txt"
 
 WORK=$(mktemp -d)
 mkdir -p "$WORK/home" "$WORK/config" "$WORK/data" "$WORK/share"
@@ -61,7 +63,17 @@ export BEHEST_UPDATE_URL="http://127.0.0.1:$((PORT + 2))/latest.json"
 
 "$DRIVER" --port "$PORT" --native-port "$NATIVE_PORT" >"$WORK/driver.log" 2>&1 &
 DRIVER_PID=$!
-cleanup() { kill "$DRIVER_PID" 2>/dev/null || true; }
+# Also ends any app this run started and left behind (a test that timed out exits at once,
+# without quitting its session): those have this run's work directory in their environment.
+cleanup() {
+  kill "$DRIVER_PID" 2>/dev/null || true
+  local pid
+  for pid in $(pgrep -f -- "$APP" || true); do
+    if tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qx "BEHEST_E2E_WORK=$WORK"; then
+      kill "$pid" 2>/dev/null || true
+    fi
+  done
+}
 trap cleanup EXIT
 
 # tauri-driver forwards each session to WebKitWebDriver, which it starts alongside itself: a
@@ -77,7 +89,10 @@ done
 
 cd "$ROOT"
 set +e
-"$PY" -m pytest -x -v -p no:cacheprovider "${PYTEST_ARGS[@]}"
+# A WebDriver call can hang for good (a screenshot waits for a repaint that a still page never
+# makes, see shot() in test_app.py): after BEHEST_E2E_TIMEOUT seconds in one test, pytest prints
+# every thread's stack and exits (a timer thread: a signal would leave driver.quit() to hang too).
+"$PY" -m pytest -x -v -p no:cacheprovider --timeout="${BEHEST_E2E_TIMEOUT:-300}" --timeout-method=thread --durations=5 "${PYTEST_ARGS[@]}"
 STATUS=$?
 set -e
 if [ "$STATUS" -ne 0 ]; then

@@ -6,6 +6,7 @@ file order and share one data directory: later ones rely on what earlier ones sa
 
 import json
 import os
+import re
 import time
 import urllib.request
 
@@ -43,10 +44,35 @@ def launch():
     return driver
 
 
+# WebKitGTK's WebDriver answers a screenshot after the page's next rendering update, and a page
+# where nothing changes makes none: the call then waits for good (seen with the help dialog open
+# and the status bar idle). So while a screenshot is taken, a 1 px mark in a corner, all but
+# transparent and outside the layout, changes every 50 ms; it is gone again afterwards.
+REPAINT_START = """
+if (!window.__e2eRepaint) {
+  const mark = document.createElement('div');
+  mark.setAttribute('aria-hidden', 'true');
+  mark.style.cssText = 'position:fixed;right:0;bottom:0;width:1px;height:1px;pointer-events:none;background:#000;opacity:0.01';
+  document.documentElement.append(mark);
+  let odd = false;
+  const timer = setInterval(() => { odd = !odd; mark.style.opacity = odd ? '0.02' : '0.01'; }, 50);
+  window.__e2eRepaint = { mark, timer };
+}
+"""
+REPAINT_STOP = """
+const repaint = window.__e2eRepaint;
+if (repaint) { clearInterval(repaint.timer); repaint.mark.remove(); delete window.__e2eRepaint; }
+"""
+
+
 def shot(driver, name):
     os.makedirs(SHOTS, exist_ok=True)
     path = os.path.join(SHOTS, name + ".png")
-    driver.save_screenshot(path)
+    driver.execute_script(REPAINT_START)
+    try:
+        driver.save_screenshot(path)
+    finally:
+        driver.execute_script(REPAINT_STOP)
     return path
 
 
@@ -149,6 +175,27 @@ def test_streamed_reply_renders_markdown_with_code(state):
         user = driver.find_element(By.CSS_SELECTOR, "#thread .msg.user .bubble")
         assert user.text == "Show me **Markdown**, please", "user text is shown as typed"
         assert driver.find_elements(By.CSS_SELECTOR, "#conversation-list .conv-item"), "the sidebar lists it"
+        # The token countdown counts whole minutes (seconds only in the last one), with the exact
+        # time in its tooltip: an idle window is written once a minute, not every second.
+        token = driver.find_element(By.ID, "status-token")
+        WebDriverWait(driver, 5).until(
+            lambda d: re.fullmatch(r"Token expires in (59|60) min", token.text), "the countdown shows minutes")
+        assert token.get_attribute("title").startswith("Token expires at "), token.get_attribute("title")
+        steps = driver.execute_async_script(
+            """
+            const done = arguments[arguments.length - 1];
+            import("./status.js").then((m) => done([3600, 3541, 3540, 61, 60, 1, 0].map(m.tokenCountdown)));
+            """
+        )
+        assert steps == [
+            {"text": "Token expires in 60 min", "next": 60},
+            {"text": "Token expires in 60 min", "next": 1},
+            {"text": "Token expires in 59 min", "next": 60},
+            {"text": "Token expires in 2 min", "next": 1},
+            {"text": "Token expires in 60 s", "next": 1},
+            {"text": "Token expires in 1 s", "next": 1},
+            {"text": "Token: refreshes on next use", "next": None},
+        ], steps
         shot(driver, "03-reply")
     finally:
         driver.quit()

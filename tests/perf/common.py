@@ -7,6 +7,7 @@ Nothing here asserts timings: the scripts print figures for BENCHMARKS.md.
 import ctypes
 import ctypes.util
 import os
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -168,6 +169,17 @@ def stop(proc):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def end_run(proc, work, screen, point, colour):
+    """Stops a run's process, removes its work directory, and waits (up to 3 s) until the pixel
+    at `point` no longer shows `colour`, so the next run starts on an empty screen."""
+    stop(proc)
+    shutil.rmtree(work, ignore_errors=True)
+    for _ in range(300):
+        if screen.pixel(*point) != colour:
+            break
+        time.sleep(0.01)
 
 
 def now_ms():

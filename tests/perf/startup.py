@@ -20,7 +20,6 @@ run with different WebKit renderers. --dmabuf-off runs both with it set (like fo
 
 import argparse
 import json
-import shutil
 import statistics
 import subprocess
 import sys
@@ -54,13 +53,7 @@ def one_run(binary, idle_s, screen, extra_env=None):
         mem = common.mem_tree_kb(proc.pid)  # one read for PSS and anonymous memory
         pss, parts, anon = mem["pss"], mem["parts"]["pss"], mem["anon"]
     finally:
-        common.stop(proc)
-    shutil.rmtree(work, ignore_errors=True)
-    # Wait for the window to disappear before the next run.
-    for _ in range(300):
-        if screen.pixel(*POINT) != COLOUR:
-            break
-        time.sleep(0.01)
+        common.end_run(proc, work, screen, POINT, COLOUR)
     return {"paint_ms": painted, "pss_kb": pss, "anon_kb": anon, "parts": parts, "load": load}
 
 
