@@ -42,7 +42,7 @@ function describe(error) {
 async function refreshStatus() {
   await updateStatus(state, describe);
 }
-startStatusClock(state, refreshStatus);
+startStatusClock(refreshStatus);
 
 // ---- conversations -----------------------------------------------------------------------
 

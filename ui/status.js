@@ -37,7 +37,7 @@ export async function updateStatus(state, describe) {
   const s = state.status;
   const mode = $("status-mode");
   show(mode, MODE_LABELS[s.mode] || s.mode, s.problem || s.baseUrl || "");
-  if (mode.classList.contains("demo") !== !!s.demo) mode.classList.toggle("demo", !!s.demo);
+  mode.classList.toggle("demo", !!s.demo); // with `force`, a class already so is left untouched
   show($("status-user"), s.userId ? "User " + s.userId : "");
   const saved = s.keyring === "persisted";
   show(
@@ -83,6 +83,6 @@ function tickToken(state) {
 }
 
 /** Re-reads the status every 30 s (the countdown keeps its own timer). */
-export function startStatusClock(state, refresh) {
+export function startStatusClock(refresh) {
   setInterval(refresh, 30000);
 }

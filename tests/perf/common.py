@@ -171,13 +171,38 @@ def stop(proc):
             proc.wait()
 
 
-def end_run(proc, work, screen, point, colour):
-    """Stops a run's process, removes its work directory, and waits (up to 3 s) until the pixel
-    at `point` no longer shows `colour`, so the next run starts on an empty screen."""
+# First paint: the page's own background (the app's sidebar, `--bg-sidebar`; the blank page's
+# only colour) at this pixel. No GTK or WebKit default paints it and the root window behind is
+# black (Xvfb -br), so it shows only once the page itself is on screen (startup.py).
+PAGE_COLOUR = "#f4f4f6"
+PROBE = (100, 400)
+
+
+def start_until_painted(binary, screen, extra_env=None, limit_s=20.0, poll_s=0.010):
+    """Starts `binary` in a hermetic environment and polls the probe pixel every `poll_s` until
+    the page colour shows. Returns (proc, work dir, ms from spawn to first paint), the last None
+    when it did not paint within `limit_s` or exited first; end it with `end_run`."""
+    env, work = hermetic_env(extra_env)
+    if screen.pixel(*PROBE) == PAGE_COLOUR:
+        raise SystemExit("the probe pixel already shows the page colour: is another window open on this display?")
+    start = time.monotonic()
+    proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while time.monotonic() - start < limit_s:
+        if screen.pixel(*PROBE) == PAGE_COLOUR:
+            return proc, work, (time.monotonic() - start) * 1000.0
+        if proc.poll() is not None:
+            break
+        time.sleep(poll_s)
+    return proc, work, None
+
+
+def end_run(proc, work, screen):
+    """Stops a run's process, removes its work directory, and waits (up to 3 s) until the probe
+    pixel no longer shows the page, so the next run starts on an empty screen."""
     stop(proc)
     shutil.rmtree(work, ignore_errors=True)
     for _ in range(300):
-        if screen.pixel(*point) != colour:
+        if screen.pixel(*PROBE) != PAGE_COLOUR:
             break
         time.sleep(0.01)
 

@@ -33,8 +33,6 @@ import time
 
 import common
 
-COLOUR = "#f4f4f6"  # the page background (startup.py): first paint
-POINT = (100, 400)
 # Bytes tao keeps per queued repaint: crossbeam list blocks of 31 slots, 504 bytes each (heaptrack,
 # BENCHMARKS.md "The caret").
 BYTES_PER_REPAINT = 504 / 31
@@ -71,14 +69,16 @@ def count_paints(pid, during):
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    if not resumed.wait(120):
-        gdb.kill()
-        raise SystemExit("gdb did not attach within 120 s:\n" + "".join(lines[-20:]))
-    during()
-    gdb.send_signal(signal.SIGINT)
-    gdb.wait(60)
-    reader.join(10)
-    os.unlink(script)
+    try:
+        if not resumed.wait(120):
+            gdb.kill()
+            raise SystemExit("gdb did not attach within 120 s:\n" + "".join(lines[-20:]))
+        during()
+        gdb.send_signal(signal.SIGINT)
+        gdb.wait(60)
+        reader.join(10)
+    finally:
+        os.unlink(script)
     text = "".join(lines)
     start = float(next(l.split()[1] for l in lines if l.startswith("RESUMED")))
     stops = [float(l.split()[1]) for l in lines if l.startswith("STOPPED")]
@@ -92,16 +92,10 @@ def count_paints(pid, during):
 
 
 def launch(binary, screen):
-    env, work = common.hermetic_env()
-    if screen.pixel(*POINT) == COLOUR:
-        raise SystemExit("the probe pixel already shows the page colour: is another window open on this display?")
-    proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    start = time.monotonic()
-    while screen.pixel(*POINT) != COLOUR:
-        if proc.poll() is not None or time.monotonic() - start > 30:
-            common.stop(proc)
-            raise SystemExit(f"{binary} never painted")
-        time.sleep(0.05)
+    proc, work, painted = common.start_until_painted(binary, screen, limit_s=30.0, poll_s=0.05)
+    if painted is None:
+        common.end_run(proc, work, screen)
+        raise SystemExit(f"{binary} never painted")
     return proc, work
 
 
@@ -166,7 +160,7 @@ def main():
                 time.sleep(args.settle)
                 report("app after a chat", *count_paints(proc.pid, lambda: time.sleep(args.secs)))
         finally:
-            common.end_run(proc, work, screen, POINT, COLOUR)
+            common.end_run(proc, work, screen)
     if results.get("app during a chat", {}).get("paints", 0) == 0:
         print("WARNING: no paint counted during the chat: the counter is not working", flush=True)
     print(f"# load after {common.loadavg()}")

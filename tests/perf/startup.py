@@ -21,39 +21,20 @@ run with different WebKit renderers. --dmabuf-off runs both with it set (like fo
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 
 import common
 
-COLOUR = "#f4f4f6"
-POINT = (100, 400)
-POLL_S = 0.010
-
-
 def one_run(binary, idle_s, screen, extra_env=None):
-    env, work = common.hermetic_env(extra_env)
-    background = screen.pixel(*POINT)
-    if background == COLOUR:
-        raise SystemExit("the probe pixel already shows the page colour: is another window open on this display?")
-    start = time.monotonic()
-    proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    painted = None
+    proc, work, painted = common.start_until_painted(binary, screen, extra_env)
     try:
-        while time.monotonic() - start < 20:
-            if screen.pixel(*POINT) == COLOUR:
-                painted = (time.monotonic() - start) * 1000.0
-                break
-            if proc.poll() is not None:
-                break
-            time.sleep(POLL_S)
         time.sleep(idle_s)
         load = common.loadavg()
         mem = common.mem_tree_kb(proc.pid)  # one read for PSS and anonymous memory
         pss, parts, anon = mem["pss"], mem["parts"]["pss"], mem["anon"]
     finally:
-        common.end_run(proc, work, screen, POINT, COLOUR)
+        common.end_run(proc, work, screen)
     return {"paint_ms": painted, "pss_kb": pss, "anon_kb": anon, "parts": parts, "load": load}
 
 
