@@ -175,6 +175,24 @@ def test_streamed_reply_renders_markdown_with_code(state):
         user = driver.find_element(By.CSS_SELECTOR, "#thread .msg.user .bubble")
         assert user.text == "Show me **Markdown**, please", "user text is shown as typed"
         assert driver.find_elements(By.CSS_SELECTOR, "#conversation-list .conv-item"), "the sidebar lists it"
+        # The messages' scroller is a layout boundary (contain: strict), so streamed text is laid
+        # out and repainted inside it, not across the main column (ARCHITECTURE.md); its size
+        # still comes from the column: it fills the space above the composer.
+        box = driver.execute_script(
+            """
+            const s = document.getElementById('scroll');
+            let above = s.previousElementSibling;
+            while (above && !above.getClientRects().length) above = above.previousElementSibling;
+            const r = s.getBoundingClientRect();
+            return {contain: getComputedStyle(s).contain, top: r.top, bottom: r.bottom,
+                    aboveBottom: above.getBoundingClientRect().bottom,
+                    composerTop: document.querySelector('.composer-wrap').getBoundingClientRect().top,
+                    overflows: s.scrollHeight > s.clientHeight};
+            """
+        )
+        assert box["contain"] in ("strict", "size layout paint style"), box
+        assert abs(box["top"] - box["aboveBottom"]) <= 1 and abs(box["bottom"] - box["composerTop"]) <= 1, box
+        assert box["overflows"], f"the reply is taller than the scroller, which scrolls: {box}"
         # The token countdown counts whole minutes (seconds only in the last one), with the exact
         # time in its tooltip: an idle window is written once a minute, not every second.
         token = driver.find_element(By.ID, "status-token")

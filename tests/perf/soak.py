@@ -8,7 +8,8 @@ max (BEHEST_TIER=max: 300 requests/min, so the run is not throttled by the gatew
            characters, so the Markdown streamed is a little more) are in that one conversation,
            PSS; (b) each of the 100 conversations opened from the sidebar, PSS.
 PSS and anonymous memory (see common.mem_tree_kb: PSS also moves when other processes on the
-machine map the same binary or WebKit libraries) are read SETTLE seconds after the step (no forced GC: WebKit offers none to the page).
+machine map the same binary or WebKit libraries) are read SETTLE seconds after the step (no forced GC: WebKit offers none to the page;
+the default 35 s lets one of the web process's 30 s memory polls, where it releases, pass).
 The demo reply quotes up to 2,000 characters of the prompt, so each prompt is 2,000 characters
 and each reply about 2.6 kB: 1 MB is about 390 turns.
 
@@ -35,7 +36,7 @@ def main():
     ap.add_argument("--conversations", type=int, default=100)
     ap.add_argument("--cycles", type=int, default=4)
     ap.add_argument("--idle", type=float, default=5.0)
-    ap.add_argument("--settle", type=float, default=5.0)
+    ap.add_argument("--settle", type=float, default=35.0)
     ap.add_argument("--json")
     args = ap.parse_args()
 

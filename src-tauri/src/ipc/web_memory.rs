@@ -50,6 +50,9 @@ use webkit2gtk::{CacheModel, MemoryPressureSettings};
 /// Overrides [`Limits::DEFAULT`]'s memory limit, in MB; `0` keeps WebKit's own defaults.
 pub const LIMIT_ENV: &str = "BEHEST_WEB_MEMORY_LIMIT_MB";
 
+/// Overrides [`Limits::DEFAULT`]'s poll interval, in seconds (for measuring; see `Limits`).
+pub const POLL_ENV: &str = "BEHEST_WEB_MEMORY_POLL_SECONDS";
+
 /// `browser` keeps WebKit's default cache model (web browser) instead of [`cache_model`]'s.
 pub const CACHE_ENV: &str = "BEHEST_WEB_CACHE";
 
@@ -142,7 +145,9 @@ pub struct Limits {
     pub conservative: f64,
     /// Above this fraction, it also drops every cache and runs a full collection.
     pub strict: f64,
-    /// Seconds between two measurements of its footprint.
+    /// Seconds between two measurements of its footprint. Each poll runs on the web process's
+    /// main thread: the measurement, and above the thresholds a release (above `strict`: every
+    /// cache dropped and a full collection), so the page can do nothing else meanwhile.
     pub poll_seconds: f64,
 }
 
@@ -153,11 +158,17 @@ impl Limits {
     /// 128 MB limit (strict from 64 MB) the process kept growing by ~1.2 MB per 400 answers,
     /// ten rounds on end; with 80 MB it stays flat. Measured choices, BENCHMARKS.md "After
     /// heavy use".
+    ///
+    /// Polled every 30 s, WebKit's own default interval: on a slow 2-core machine one poll above
+    /// the strict threshold stops the page for ~100 ms (a lighter one ~35 ms), and every 5 s that
+    /// put a stall into most streamed answers (chunk latency at 200 chunks/s: p99 17–29 ms, max
+    /// 44–124 ms; every 30 s: p99 12–13 ms, max 19–23 ms). What is released is the same, only
+    /// later (BENCHMARKS.md, "Chunk delivery on a slow machine").
     pub const DEFAULT: Limits = Limits {
         limit_mb: 80,
         conservative: 0.33,
         strict: 0.5,
-        poll_seconds: 5.0,
+        poll_seconds: 30.0,
     };
 
     /// [`Limits::DEFAULT`], or none when `env` (the value of [`LIMIT_ENV`]) is `0`; another
@@ -178,6 +189,27 @@ impl Limits {
                     "{LIMIT_ENV} is not a whole number of MB; using the default limit"
                 );
                 Some(Limits::DEFAULT)
+            }
+        }
+    }
+
+    /// These limits with the poll interval `env` (the value of [`POLL_ENV`]) when it is a
+    /// number of seconds from 1 to 3600; another value is reported and ignored.
+    pub fn with_poll_from_env(self, env: Option<&str>) -> Limits {
+        let Some(raw) = env.map(str::trim).filter(|raw| !raw.is_empty()) else {
+            return self;
+        };
+        match raw.parse::<f64>() {
+            Ok(seconds) if (1.0..=3600.0).contains(&seconds) => Limits {
+                poll_seconds: seconds,
+                ..self
+            },
+            _ => {
+                tracing::warn!(
+                    value = raw,
+                    "{POLL_ENV} is not a number of seconds from 1 to 3600; using the default"
+                );
+                self
             }
         }
     }
@@ -287,7 +319,7 @@ unsafe extern "C" fn set_property(
 pub fn install_from_env() {
     let env = std::env::var(LIMIT_ENV).ok();
     match Limits::from_env(env.as_deref()) {
-        Some(limits) => install(limits),
+        Some(limits) => install(limits.with_poll_from_env(std::env::var(POLL_ENV).ok().as_deref())),
         None => tracing::info!("{LIMIT_ENV}=0: WebKit's default memory limits"),
     }
 }
@@ -342,6 +374,24 @@ mod tests {
         assert_eq!(Limits::from_env(Some("256")).map(|l| l.limit_mb), Some(256));
         assert_eq!(Limits::from_env(Some("lots")), Some(Limits::DEFAULT));
         assert_eq!(Limits::from_env(Some("-5")), Some(Limits::DEFAULT));
+    }
+
+    #[test]
+    fn the_poll_env_var_replaces_the_interval_within_bounds() {
+        let poll = |env| Limits::DEFAULT.with_poll_from_env(env).poll_seconds;
+        assert_eq!(poll(None), Limits::DEFAULT.poll_seconds);
+        assert_eq!(poll(Some(" ")), Limits::DEFAULT.poll_seconds);
+        assert_eq!(poll(Some("5")), 5.0);
+        assert_eq!(poll(Some(" 2.5 ")), 2.5);
+        for bad in ["0", "0.5", "-5", "3601", "NaN", "inf", "often"] {
+            assert_eq!(poll(Some(bad)), Limits::DEFAULT.poll_seconds, "{bad}");
+        }
+        // Only the interval changes.
+        let limits = Limits::DEFAULT.with_poll_from_env(Some("5"));
+        assert_eq!(
+            (limits.limit_mb, limits.conservative, limits.strict),
+            (80, 0.33, 0.5)
+        );
     }
 
     #[test]
