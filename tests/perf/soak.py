@@ -2,7 +2,7 @@
 
 The app starts in demo mode with the gateway at full speed (BEHEST_DEMO_DELAY_MS=0) and tier
 max (BEHEST_TIER=max: 300 requests/min, so the run is not throttled by the gateway). Then:
-  idle     PSS of the process tree IDLE seconds after the UI is ready;
+  idle     PSS of the process tree IDLE (at least SETTLE) seconds after the UI is ready;
   setup    100 conversations made through the UI (new chat, one short prompt each);
   cycle k  (a) a new chat fed prompts until at least MB megabytes of reply text (rendered
            characters, so the Markdown streamed is a little more) are in that one conversation,
@@ -35,7 +35,7 @@ def main():
     ap.add_argument("--mb", type=float, default=1.0)
     ap.add_argument("--conversations", type=int, default=100)
     ap.add_argument("--cycles", type=int, default=4)
-    ap.add_argument("--idle", type=float, default=5.0)
+    ap.add_argument("--idle", type=float, default=35.0)
     ap.add_argument("--settle", type=float, default=35.0)
     ap.add_argument("--json")
     args = ap.parse_args()

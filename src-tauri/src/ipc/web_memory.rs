@@ -51,6 +51,7 @@ use webkit2gtk::{CacheModel, MemoryPressureSettings};
 pub const LIMIT_ENV: &str = "BEHEST_WEB_MEMORY_LIMIT_MB";
 
 /// Overrides [`Limits::DEFAULT`]'s poll interval, in seconds (for measuring; see `Limits`).
+/// With [`LIMIT_ENV`] `0` there are no settings of ours, so WebKit's own interval applies.
 pub const POLL_ENV: &str = "BEHEST_WEB_MEMORY_POLL_SECONDS";
 
 /// `browser` keeps WebKit's default cache model (web browser) instead of [`cache_model`]'s.
@@ -84,11 +85,16 @@ pub fn jsc_settings(
         .collect()
 }
 
+/// A variable's value, trimmed; none when unset or blank (which all of these read as "default").
+fn given(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|raw| !raw.is_empty())
+}
+
 /// Whether `value` (of the variable `name`) is `word`, ignoring case and surrounding space. Unset
 /// or blank is `false`; any other value is reported and also `false`: these variables each know
 /// one word that turns a default off.
 fn says(value: Option<&str>, name: &str, word: &str) -> bool {
-    match value.map(str::trim).filter(|raw| !raw.is_empty()) {
+    match given(value) {
         None => false,
         Some(raw) if raw.eq_ignore_ascii_case(word) => true,
         Some(raw) => {
@@ -161,9 +167,9 @@ impl Limits {
     ///
     /// Polled every 30 s, WebKit's own default interval: on a slow 2-core machine one poll above
     /// the strict threshold stops the page for ~100 ms (a lighter one ~35 ms), and every 5 s that
-    /// put a stall into most streamed answers (chunk latency at 200 chunks/s: p99 17–29 ms, max
-    /// 44–124 ms; every 30 s: p99 12–13 ms, max 19–23 ms). What is released is the same, only
-    /// later (BENCHMARKS.md, "Chunk delivery on a slow machine").
+    /// put a stall into every answer streaming for longer than that (chunk latency at 200
+    /// chunks/s: p99 17–29 ms, max 44–124 ms; every 30 s: p99 12–13 ms, max 19–23 ms). What is
+    /// released is the same, only later (BENCHMARKS.md, "Chunk delivery", session 12).
     pub const DEFAULT: Limits = Limits {
         limit_mb: 80,
         conservative: 0.33,
@@ -174,7 +180,7 @@ impl Limits {
     /// [`Limits::DEFAULT`], or none when `env` (the value of [`LIMIT_ENV`]) is `0`; another
     /// number replaces the limit. An unreadable value is reported and ignored.
     pub fn from_env(env: Option<&str>) -> Option<Limits> {
-        let Some(raw) = env.map(str::trim).filter(|raw| !raw.is_empty()) else {
+        let Some(raw) = given(env) else {
             return Some(Limits::DEFAULT);
         };
         match raw.parse::<u32>() {
@@ -196,7 +202,7 @@ impl Limits {
     /// These limits with the poll interval `env` (the value of [`POLL_ENV`]) when it is a
     /// number of seconds from 1 to 3600; another value is reported and ignored.
     pub fn with_poll_from_env(self, env: Option<&str>) -> Limits {
-        let Some(raw) = env.map(str::trim).filter(|raw| !raw.is_empty()) else {
+        let Some(raw) = given(env) else {
             return self;
         };
         match raw.parse::<f64>() {
